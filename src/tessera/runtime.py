@@ -1,0 +1,244 @@
+"""Assembling and running a Tessera node from Settings.
+
+Owns: the data directory (mode 0700) and what lives in it — the master key, the SQLite store,
+the one-time root credentials file, the TLS files — the STS token keyring (kept in the store,
+encrypted under the master key, rotated on schedule), wiring services together
+(``build_runtime``) and serving them (``serve``) with clean shutdown on SIGINT/SIGTERM.
+Must not: hold request logic; everything it builds is handed down explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tessera.clock import Clock, SystemClock
+from tessera.config import Settings
+from tessera.crypto import Keyring, MasterKey, SecretBox, write_private_file
+from tessera.identity.resolve import Authenticator, PolicyResolver
+from tessera.identity.service import RamService
+from tessera.ids import IdSource, SecureIds
+from tessera.policy import parse_policy
+from tessera.rpc import ram_handlers, sts_handlers
+from tessera.rpc.actions import ActionTable
+from tessera.rpc.app import RpcApp
+from tessera.store.base import IdentityStore
+from tessera.store.sqlite import open_sqlite_store
+from tessera.sts.assume_role import AssumeRoleService
+from tessera.sts.tokens import TokenService
+from tessera.web.server import TesseraApp
+
+log = logging.getLogger("tessera")
+
+MASTER_KEY_FILE = "master.key"
+ROOT_CREDENTIALS_FILE = "root-credentials.json"
+STORE_FILE = "tessera.db"
+KEYRING_SETTING = "sts.keyring"
+KEYRING_ROTATED_SETTING = "sts.keyring.rotated_at"
+KEY_ROTATION_SECONDS = 30 * 86400
+MAX_TOKEN_LIFETIME = 43200
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What RPC handlers reach through ``ctx.services``."""
+
+    store: IdentityStore
+    ram: RamService
+    assume_role: AssumeRoleService
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    store: IdentityStore
+    services: Services
+    app: TesseraApp
+    tokens: TokenService
+
+
+def prepare_data_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def load_master_key(settings: Settings) -> MasterKey:
+    """The master key from the settings, or from (created once) ``DATA_DIR/master.key``."""
+    if settings.master_key is not None:
+        return MasterKey.from_text(settings.master_key.reveal())
+    path = settings.data_dir / MASTER_KEY_FILE
+    if path.exists():
+        return MasterKey.from_text(path.read_text().strip())
+    key = MasterKey.generate()
+    write_private_file(path, key.to_text().encode())
+    return key
+
+
+def load_keyring(store: IdentityStore, box: SecretBox, now: float) -> Keyring:
+    """The token keyring: created on first start, rotated every 30 days, old keys retired
+    once every token they sealed has expired."""
+    sealed = store.get_setting(KEYRING_SETTING)
+    keyring = (
+        Keyring.from_dict(json.loads(box.decrypt(sealed, KEYRING_SETTING)))
+        if sealed is not None
+        else Keyring.generate()
+    )
+    rotated_at = float(store.get_setting(KEYRING_ROTATED_SETTING) or now)
+    changed = sealed is None
+    if now - rotated_at >= KEY_ROTATION_SECONDS:
+        keyring, rotated_at, changed = keyring.rotate(now), now, True
+    for kid in keyring.retirable(now, MAX_TOKEN_LIFETIME):
+        keyring, changed = keyring.retire(kid), True
+    if changed:
+        store.put_setting(KEYRING_SETTING, box.encrypt(json.dumps(keyring.to_dict()), KEYRING_SETTING))
+        store.put_setting(KEYRING_ROTATED_SETTING, str(int(rotated_at)))
+    return keyring
+
+
+def _validate_policy(document: str, kind: str) -> None:
+    parse_policy(document, strict=True, kind=kind)
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, ids: IdSource | None = None
+) -> Runtime:
+    clock = clock or SystemClock()
+    ids = ids or SecureIds()
+    prepare_data_dir(settings.data_dir)
+    box = SecretBox(load_master_key(settings))
+    store = open_sqlite_store(settings.data_dir / STORE_FILE)
+    tokens = TokenService(load_keyring(store, box, clock.now()))
+    authenticator = Authenticator(store, box.decrypt, tokens, settings.policy_cache_seconds)
+    policies = PolicyResolver(store, settings.policy_cache_seconds)
+
+    def invalidate() -> None:
+        authenticator.invalidate()
+        policies.invalidate()
+
+    ram = RamService(store, clock, ids, box.encrypt, _validate_policy, change_listener=invalidate)
+    services = Services(store, ram, AssumeRoleService(store, policies, tokens, ids), clock)
+    table = ActionTable()
+    ram_handlers.register(table)
+    sts_handlers.register(table)
+    host_id = f"{settings.host}:{settings.port}"
+    rpc = RpcApp(table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds)
+    app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls)
+    return Runtime(settings, store, services, app, tokens)
+
+
+def bootstrap_root(runtime: Runtime) -> dict[str, Any]:
+    """Make sure the configured (or a generated) account and root AccessKey exist.
+
+    Generated credentials are printed once and kept in ``DATA_DIR/root-credentials.json``.
+    """
+    settings = runtime.settings
+    cred_file = settings.data_dir / ROOT_CREDENTIALS_FILE
+    if settings.root_access_key_id is not None and settings.root_access_key_secret is not None:
+        account, key, _ = runtime.services.ram.create_account(
+            settings.account_id,
+            settings.root_access_key_id,
+            settings.root_access_key_secret.reveal(),
+        )
+        return {"account_id": account.account_id, "access_key_id": key.access_key_id, "source": "environment"}
+    if cred_file.exists():
+        saved = json.loads(cred_file.read_text())
+        return {"account_id": saved["account_id"], "access_key_id": saved["access_key_id"], "source": str(cred_file)}
+    account, key, secret = runtime.services.ram.create_account(settings.account_id)
+    saved = {
+        "account_id": account.account_id,
+        "access_key_id": key.access_key_id,
+        "access_key_secret": secret,
+    }
+    write_private_file(cred_file, (json.dumps(saved, indent=2) + "\n").encode())
+    print(
+        "Tessera created the account and its root AccessKey (shown only this once; "
+        f"also kept in {cred_file}, mode 0600):\n"
+        f"  AccountId:       {account.account_id}\n"
+        f"  AccessKeyId:     {key.access_key_id}\n"
+        f"  AccessKeySecret: {secret}",
+        flush=True,
+    )
+    return {"account_id": account.account_id, "access_key_id": key.access_key_id, "source": "generated"}
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("tessera.access").setLevel(logging.INFO if settings.access_log else logging.WARNING)
+    logging.getLogger("_granian").setLevel(logging.WARNING)
+    logging.getLogger("granian").setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> int:
+    """Run the server until SIGINT/SIGTERM; returns the process exit code."""
+    configure_logging(settings)
+    runtime = build_runtime(settings)
+    root = bootstrap_root(runtime)
+    ssl_files = None
+    if settings.tls:
+        from tessera.tls import ensure_tls_files
+
+        ssl_files = ensure_tls_files(settings.data_dir / "tls", [settings.host, "localhost", "127.0.0.1"])
+        print(f"TLS: CA certificate at {ssl_files.ca_cert} (SSL_CERT_FILE / NODE_EXTRA_CA_CERTS)", flush=True)
+    scheme = "https" if settings.tls else "http"
+    print(
+        f"Tessera listening on {scheme}://{settings.host}:{settings.port} "
+        f"(account {root['account_id']}, root key {root['access_key_id']}, region {settings.region})",
+        flush=True,
+    )
+    try:
+        asyncio.run(_serve(runtime, ssl_files))
+    finally:
+        runtime.store.close()
+    return 0
+
+
+async def _serve(runtime: Runtime, ssl_files: Any) -> None:
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    settings = runtime.settings
+    options: dict[str, Any] = {}
+    if ssl_files is not None:
+        options.update(ssl_cert=ssl_files.server_cert, ssl_key=ssl_files.server_key)
+    server = Server(
+        runtime.app,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        websockets=False,
+        log_enabled=False,
+        backlog=1024,
+        **options,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    await server.serve()
+
+
+def create_account(settings: Settings, account_id: str | None) -> dict[str, Any]:
+    runtime = build_runtime(settings)
+    try:
+        account, key, secret = runtime.services.ram.create_account(account_id)
+        return {"AccountId": account.account_id, "AccessKeyId": key.access_key_id, "AccessKeySecret": secret}
+    finally:
+        runtime.store.close()
+
+
+def list_accounts(settings: Settings) -> list[str]:
+    runtime = build_runtime(settings)
+    try:
+        return [account.account_id for account in runtime.store.list_accounts()]
+    finally:
+        runtime.store.close()

@@ -1,0 +1,30 @@
+"""Request signatures: canonicalisation + HMAC, one module per scheme.
+
+Owns: ``pop_v1`` (RPC Signature V1, HMAC-SHA1), ``acs3`` (RPC Signature V3, ACS3-HMAC-SHA256) and
+the shared ``encoding`` helpers. Each module exposes its stages in the spec's words and a
+``verify`` that returns ``None`` on a match or the server's string to sign.
+Must not: do I/O, read a clock, look up secrets, or import from ``store``, ``web``, ``rpc`` or
+``oss``.
+"""
+
+from __future__ import annotations
+
+from tessera.signing import acs3, encoding, pop_v1
+from tessera.signing.acs3 import Acs3Authorization
+from tessera.signing.encoding import (
+    decode_query,
+    percent_encode,
+    percent_encode_lax,
+    percent_encode_plus,
+)
+
+__all__ = [
+    "Acs3Authorization",
+    "acs3",
+    "decode_query",
+    "encoding",
+    "percent_encode",
+    "percent_encode_lax",
+    "percent_encode_plus",
+    "pop_v1",
+]

@@ -1,0 +1,189 @@
+"""The one listener: ``/-/`` for Tessera itself, RPC (RAM/STS) by its parameters, OSS otherwise.
+
+Owns: the top-level ASGI callable — request id, bounded body reading for RPC, the dispatch
+rule of DESIGN.md (a request carrying ``Action`` in query or form, or ``x-acs-action``, is RPC;
+anything else is OSS), the access-log line of every request, and the single 500 boundary.
+Must not: authenticate, authorize or know any API's semantics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from xml.sax.saxutils import escape
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tessera import __version__
+from tessera.accesslog import AccessRecord
+from tessera.errors import RequestTooLarge
+from tessera.ids import request_id as rpc_request_id
+from tessera.rpc import render
+from tessera.rpc.actions import RequestFacts
+from tessera.rpc.app import RpcApp, RpcRequest, parse_form, parse_query
+from tessera.rpc.errors import to_wire
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("tessera.web")
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _header_map(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _is_rpc_query(query: list[tuple[str, str]], headers: dict[str, str]) -> bool:
+    return "x-acs-action" in headers or any(name == "Action" for name, _ in query)
+
+
+def health_app() -> Starlette:
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return Starlette(routes=[Route("/-/health", health, methods=["GET", "HEAD"])])
+
+
+class TesseraApp:
+    """The ASGI application served by ``tessera serve``."""
+
+    def __init__(self, rpc: RpcApp, host_id: str, max_rpc_body: int, secure: bool) -> None:
+        self._rpc = rpc
+        self._host_id = host_id
+        self._max_rpc_body = max_rpc_body
+        self._secure = secure
+        self._own = health_app()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope.get("path", "/")
+        if path.startswith("/-/"):
+            await self._own(scope, receive, send)
+            return
+        await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _header_map(scope)
+        client = scope.get("client") or ("", 0)
+        record = AccessRecord(rpc_request_id(), scope["method"], scope.get("path", "/"), client[0])
+        try:
+            query = parse_query(scope.get("query_string", b""))
+            content_type = headers.get("content-type", "")
+            form_candidate = scope["method"] == "POST" and content_type.lower().startswith(FORM_TYPE)
+            if _is_rpc_query(query, headers) or form_candidate:
+                body = await read_body(receive, self._max_rpc_body)
+                form = parse_form(body, content_type)
+                if _is_rpc_query(query, headers) or any(name == "Action" for name, _ in form):
+                    request = RpcRequest(
+                        scope["method"], scope.get("path", "/"), query, form, headers, body,
+                        self._facts(scope, headers, client[0]),
+                    )
+                    status, content_type_b, payload = await self._rpc.handle(request, record)
+                    await _respond(send, status, content_type_b, payload, record)
+                    return
+            await self._oss_unavailable(send, record)
+        except Exception as exc:  # bad framing (oversized or undecodable body) or a bug
+            if not hasattr(exc, "fields"):
+                log.exception("unhandled error in request %s", record.request_id)
+            wire = to_wire(exc)
+            record.error_code = wire.code
+            content_type_b, payload = render.failure(wire, record.request_id, self._host_id, xml=False)
+            await _respond(send, wire.status, content_type_b, payload, record)
+
+    def _facts(self, scope: Scope, headers: dict[str, str], source_ip: str) -> RequestFacts:
+        return RequestFacts(
+            source_ip=source_ip,
+            secure_transport=self._secure or scope.get("scheme") == "https",
+            user_agent=headers.get("user-agent", ""),
+            referer=headers.get("referer", ""),
+        )
+
+    async def _oss_unavailable(self, send: Send, record: AccessRecord) -> None:
+        """OSS arrives with a later issue; until then answer as OSS would, in XML."""
+        record.api = "oss"
+        oss_request_id = secrets.token_hex(12).upper()
+        record.request_id = oss_request_id
+        record.error_code = "NotImplemented"
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n'
+            "  <Code>NotImplemented</Code>\n"
+            "  <Message>The object storage API is not available on this server yet.</Message>\n"
+            f"  <RequestId>{oss_request_id}</RequestId>\n"
+            f"  <HostId>{escape(self._host_id)}</HostId>\n"
+            "  <EC>0000-00000000</EC>\n</Error>\n"
+        ).encode()
+        await _respond(
+            send, 501, b"application/xml", body, record,
+            extra=[(b"x-oss-request-id", oss_request_id.encode()), (b"x-oss-ec", b"0000-00000000")],
+        )
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    record: AccessRecord,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-acs-request-id", record.request_id.encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    record.status = status
+    record.emit()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
