@@ -68,12 +68,22 @@ class TesseraServer:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        args = [sys.executable, "-m", "tessera", "serve", "--data-dir", str(self.data_dir),
-                "--port", str(self.port)]
+        args = [
+            sys.executable,
+            "-m",
+            "tessera",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
         if self.tls:
             args.append("--tls")
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(args, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                args, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
         self._wait_healthy(timeout)
         return self
 
@@ -83,17 +93,25 @@ class TesseraServer:
         if self.tls:
             import ssl
 
-            context = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file.exists() else None
+            context = (
+                ssl.create_default_context(cafile=str(self.ca_file))
+                if self.ca_file.exists()
+                else None
+            )
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"tessera serve exited with {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(
+                    f"tessera serve exited with {self.process.returncode}:\n{self.log()}"
+                )
             if self.tls and context is None and self.ca_file.exists():
                 import ssl
 
                 context = ssl.create_default_context(cafile=str(self.ca_file))
             try:
-                with urllib.request.urlopen(f"{self.url}/-/health", timeout=1, context=context) as resp:
+                with urllib.request.urlopen(
+                    f"{self.url}/-/health", timeout=1, context=context
+                ) as resp:
                     if resp.status == 200:
                         return
             except OSError:
@@ -101,7 +119,11 @@ class TesseraServer:
         raise RuntimeError(f"tessera serve did not become healthy:\n{self.log()}")
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
 
     def stop(self) -> int:
         if self.process is None or self.process.poll() is not None:

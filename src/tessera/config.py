@@ -131,7 +131,9 @@ def load_settings(
     """Build Settings from defaults, then the config file, then ``environ``, then ``overrides``."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    path = config_path or (Path(environ["TESSERA_CONFIG"]) if environ.get("TESSERA_CONFIG") else None)
+    path = config_path or (
+        Path(environ["TESSERA_CONFIG"]) if environ.get("TESSERA_CONFIG") else None
+    )
     if path is not None:
         values.update(_from_file(path))
     for env_name, field_name in _ENV.items():

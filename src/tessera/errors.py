@@ -91,7 +91,7 @@ class MalformedPolicy(ClientError):
 
 
 class NotFound(ClientError):
-    """``kind`` is dotted like the wire sub-code: ``User``, ``User.AccessKey``, ``Policy.Version``."""
+    """``kind`` is dotted like the wire sub-code: ``User``, ``User.AccessKey``…"""
 
     fmt = "The {kind} does not exist: {name}"
 
@@ -142,6 +142,7 @@ class AccessDenied(ClientError):
         self.action = action
         self.resource = resource
         self.explanation = explanation
+        self.detail: dict[str, str] | None = None
 
 
 class RootCannotAssumeRole(AccessDenied):

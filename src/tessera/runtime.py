@@ -97,7 +97,9 @@ def load_keyring(store: IdentityStore, box: SecretBox, now: float) -> Keyring:
     for kid in keyring.retirable(now, MAX_TOKEN_LIFETIME):
         keyring, changed = keyring.retire(kid), True
     if changed:
-        store.put_setting(KEYRING_SETTING, box.encrypt(json.dumps(keyring.to_dict()), KEYRING_SETTING))
+        store.put_setting(
+            KEYRING_SETTING, box.encrypt(json.dumps(keyring.to_dict()), KEYRING_SETTING)
+        )
         store.put_setting(KEYRING_ROTATED_SETTING, str(int(rotated_at)))
     return keyring
 
@@ -128,7 +130,9 @@ def build_runtime(
     ram_handlers.register(table)
     sts_handlers.register(table)
     host_id = f"{settings.host}:{settings.port}"
-    rpc = RpcApp(table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds)
+    rpc = RpcApp(
+        table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds
+    )
     app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls)
     return Runtime(settings, store, services, app, tokens)
 
@@ -146,10 +150,18 @@ def bootstrap_root(runtime: Runtime) -> dict[str, Any]:
             settings.root_access_key_id,
             settings.root_access_key_secret.reveal(),
         )
-        return {"account_id": account.account_id, "access_key_id": key.access_key_id, "source": "environment"}
+        return {
+            "account_id": account.account_id,
+            "access_key_id": key.access_key_id,
+            "source": "environment",
+        }
     if cred_file.exists():
         saved = json.loads(cred_file.read_text())
-        return {"account_id": saved["account_id"], "access_key_id": saved["access_key_id"], "source": str(cred_file)}
+        return {
+            "account_id": saved["account_id"],
+            "access_key_id": saved["access_key_id"],
+            "source": str(cred_file),
+        }
     account, key, secret = runtime.services.ram.create_account(settings.account_id)
     saved = {
         "account_id": account.account_id,
@@ -165,7 +177,11 @@ def bootstrap_root(runtime: Runtime) -> dict[str, Any]:
         f"  AccessKeySecret: {secret}",
         flush=True,
     )
-    return {"account_id": account.account_id, "access_key_id": key.access_key_id, "source": "generated"}
+    return {
+        "account_id": account.account_id,
+        "access_key_id": key.access_key_id,
+        "source": "generated",
+    }
 
 
 def configure_logging(settings: Settings) -> None:
@@ -174,7 +190,9 @@ def configure_logging(settings: Settings) -> None:
         format="%(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("tessera.access").setLevel(logging.INFO if settings.access_log else logging.WARNING)
+    logging.getLogger("tessera.access").setLevel(
+        logging.INFO if settings.access_log else logging.WARNING
+    )
     logging.getLogger("_granian").setLevel(logging.WARNING)
     logging.getLogger("granian").setLevel(logging.WARNING)
 
@@ -188,12 +206,18 @@ def serve(settings: Settings) -> int:
     if settings.tls:
         from tessera.tls import ensure_tls_files
 
-        ssl_files = ensure_tls_files(settings.data_dir / "tls", [settings.host, "localhost", "127.0.0.1"])
-        print(f"TLS: CA certificate at {ssl_files.ca_cert} (SSL_CERT_FILE / NODE_EXTRA_CA_CERTS)", flush=True)
+        ssl_files = ensure_tls_files(
+            settings.data_dir / "tls", [settings.host, "localhost", "127.0.0.1"]
+        )
+        print(
+            f"TLS: CA certificate at {ssl_files.ca_cert} (SSL_CERT_FILE / NODE_EXTRA_CA_CERTS)",
+            flush=True,
+        )
     scheme = "https" if settings.tls else "http"
     print(
         f"Tessera listening on {scheme}://{settings.host}:{settings.port} "
-        f"(account {root['account_id']}, root key {root['access_key_id']}, region {settings.region})",
+        f"(account {root['account_id']}, root key {root['access_key_id']}, "
+        f"region {settings.region})",
         flush=True,
     )
     try:
@@ -231,7 +255,11 @@ def create_account(settings: Settings, account_id: str | None) -> dict[str, Any]
     runtime = build_runtime(settings)
     try:
         account, key, secret = runtime.services.ram.create_account(account_id)
-        return {"AccountId": account.account_id, "AccessKeyId": key.access_key_id, "AccessKeySecret": secret}
+        return {
+            "AccountId": account.account_id,
+            "AccessKeyId": key.access_key_id,
+            "AccessKeySecret": secret,
+        }
     finally:
         runtime.store.close()
 

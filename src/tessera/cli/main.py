@@ -34,10 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     _server_flags(serve)
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 9800)")
-    serve.add_argument("--region", help="region id served and checked in V4 signatures (default cn-hangzhou)")
+    serve.add_argument(
+        "--region", help="region id served and checked in V4 signatures (default cn-hangzhou)"
+    )
     serve.add_argument("--domain", help="OSS virtual-host domain (default oss.localhost)")
     serve.add_argument(
-        "--tls", action="store_true", default=None,
+        "--tls",
+        action="store_true",
+        default=None,
         help="serve HTTPS with a certificate from a local CA kept in the data directory",
     )
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None)

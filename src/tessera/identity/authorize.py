@@ -36,7 +36,8 @@ class Verdict:
         """``AccessDeniedDetail`` as newer Alibaba services return it."""
         return {
             "PolicyType": (
-                "SessionPolicy" if self.policy_kind == "SessionPolicy"
+                "SessionPolicy"
+                if self.policy_kind == "SessionPolicy"
                 else "AccountLevelIdentityBasedPolicy"
             ),
             "NoPermissionType": "ExplicitDeny" if self.explicit else "ImplicitDeny",
@@ -61,7 +62,10 @@ def _deny(kind: str, label: str, decision: Decision, request: AuthzRequest) -> V
     if decision.effect is Effect.EXPLICIT_DENY:
         text = f"Explicitly denied by {label} ({_describe(decision.matched)})."
         return Verdict(False, kind, True, decision.matched, text)
-    text = f"Implicitly denied: no statement in the {label} allows {request.action} on {request.resource}."
+    text = (
+        f"Implicitly denied: no statement in the {label} allows "
+        f"{request.action} on {request.resource}."
+    )
     return Verdict(False, kind, False, (), text)
 
 
@@ -75,10 +79,18 @@ def authorize(
     """Decide ``request`` for ``caller`` given its identity (and session) policies."""
     if caller.is_root:
         if resource_account in (None, "*", caller.account_id):
-            return Verdict(True, "Root", False, (), "The account owner may do everything in its account.")
-        return Verdict(False, "Root", False, (), "The account owner has no rights in another account.")
+            return Verdict(
+                True, "Root", False, (), "The account owner may do everything in its account."
+            )
+        return Verdict(
+            False, "Root", False, (), "The account owner has no rights in another account."
+        )
     identity = evaluate(identity_policies, request)
-    label = "role's policies" if caller.identity_type is IdentityType.ASSUMED_ROLE else "RAM user's policies"
+    label = (
+        "role's policies"
+        if caller.identity_type is IdentityType.ASSUMED_ROLE
+        else "RAM user's policies"
+    )
     if session_policy is not None:
         session = evaluate([session_policy], request)
         if session.effect is Effect.EXPLICIT_DENY:
@@ -89,4 +101,10 @@ def authorize(
             return _deny("SessionPolicy", "session policy", session, request)
     if identity.effect is not Effect.ALLOW:
         return _deny("IdentityPolicy", label, identity, request)
-    return Verdict(True, "IdentityPolicy", False, identity.matched, f"Allowed by {_describe(identity.matched)}.")
+    return Verdict(
+        True,
+        "IdentityPolicy",
+        False,
+        identity.matched,
+        f"Allowed by {_describe(identity.matched)}.",
+    )

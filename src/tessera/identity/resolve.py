@@ -84,7 +84,9 @@ class Authenticator:
         self._keys.clear()
         self._roles.clear()
 
-    def authenticate(self, access_key_id: str, security_token: str | None, now: float) -> Authenticated:
+    def authenticate(
+        self, access_key_id: str, security_token: str | None, now: float
+    ) -> Authenticated:
         if access_key_id.startswith(STS_PREFIX):
             if not security_token:
                 raise SecurityTokenMissing()
@@ -151,7 +153,9 @@ class PolicyResolver:
     def identity_policies(self, caller: Caller) -> tuple[NamedPolicy, ...]:
         if caller.identity_type is IdentityType.RAM_USER and caller.user_name:
             key = (caller.account_id, "user", caller.user_name)
-            return self._cache.get_or_load(key, lambda: self._for_user(caller.account_id, caller.user_name or ""))
+            return self._cache.get_or_load(
+                key, lambda: self._for_user(caller.account_id, caller.user_name or "")
+            )
         if caller.identity_type is IdentityType.ASSUMED_ROLE and caller.role_name:
             return self.role_policies(caller.account_id, caller.role_name)
         return ()
@@ -164,7 +168,9 @@ class PolicyResolver:
     def session_policy(caller: Caller) -> NamedPolicy | None:
         if not caller.session_policy:
             return None
-        return NamedPolicy("SessionPolicy", "v1", load_policy(caller.session_policy, "session"), "Session")
+        return NamedPolicy(
+            "SessionPolicy", "v1", load_policy(caller.session_policy, "session"), "Session"
+        )
 
     def _for_user(self, account_id: str, user_name: str) -> tuple[NamedPolicy, ...]:
         return tuple(_named(p) for p in self._store.policies_for_user(account_id, user_name))

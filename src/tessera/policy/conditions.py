@@ -60,10 +60,13 @@ def _parse_string(value: str, key: str) -> str:
 
 
 def _parse_number(value: str, key: str = "") -> float | int:
-    if _INTEGER.fullmatch(value):
-        return int(value)
-    if _NUMBER.fullmatch(value) and math.isfinite(number := float(value)):
-        return number
+    try:
+        if _INTEGER.fullmatch(value):
+            return int(value)  # may refuse thousands of digits (sys.int_info)
+        if _NUMBER.fullmatch(value) and math.isfinite(number := float(value)):
+            return number
+    except ValueError:
+        pass
     raise ValueError("is not a number")
 
 

@@ -1,6 +1,6 @@
 """The RPC endpoint (RAM and STS): parameters → authenticate → authorize → dispatch → render.
 
-Owns: the request pipeline of Alibaba's RPC protocol — collecting parameters (query ∪ form
+Owns: the request pipeline of Alibaba's RPC protocol — collecting parameters (query plus form
 body), classifying the signature (V1 ``Signature`` parameter or V3 ``ACS3-HMAC-SHA256``
 header) exactly once, the timestamp window and nonce replay check, policy authorization of
 actions that declare a ``policy_action``, running the handler (blocking ones in a worker
@@ -114,7 +114,9 @@ def _decode_pairs(text: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise InvalidArgument("Query", None, "The request parameters are not valid UTF-8.") from None
+        raise InvalidArgument(
+            "Query", None, "The request parameters are not valid UTF-8."
+        ) from None
 
 
 def parse_query(query_string: bytes) -> list[tuple[str, str]]:
@@ -151,7 +153,9 @@ class RpcApp:
         xml = self._wants_xml(params, request.headers)
         try:
             action, ctx = self._prepare(request, params, record)
-            result = await (run_in_threadpool(action.handler, ctx) if action.blocking else _inline(action, ctx))
+            result = await (
+                run_in_threadpool(action.handler, ctx) if action.blocking else _inline(action, ctx)
+            )
             content_type, body = render.success(action.name, record.request_id, result, xml=xml)
             return 200, content_type, body
         except TesseraError as exc:
@@ -163,9 +167,11 @@ class RpcApp:
     def _failure(self, exc: Exception, record: AccessRecord, xml: bool) -> tuple[int, bytes, bytes]:
         wire = to_wire(exc)
         extra = None
-        if isinstance(exc, AccessDenied) and getattr(exc, "detail", None):
+        if isinstance(exc, AccessDenied) and exc.detail:
             extra = {"AccessDeniedDetail": exc.detail}
-        content_type, body = render.failure(wire, record.request_id, self._host_id, xml=xml, extra=extra)
+        content_type, body = render.failure(
+            wire, record.request_id, self._host_id, xml=xml, extra=extra
+        )
         record.error_code = wire.code
         return wire.status, content_type, body
 
@@ -189,7 +195,9 @@ class RpcApp:
         record.action = f"{'sts' if action.version == '2015-04-01' else 'ram'}:{action.name}"
         record.access_key_id = call.access_key_id
         now = self._clock.now()
-        authenticated = self._authenticator.authenticate(call.access_key_id, call.security_token, now)
+        authenticated = self._authenticator.authenticate(
+            call.access_key_id, call.security_token, now
+        )
         verify(authenticated.secret)
         if abs(now - call.timestamp) > self._window:
             raise RequestExpired()
@@ -225,18 +233,24 @@ class RpcApp:
         ctx.record.note_decision(policy_action, resource, verdict.decision_label)
         if not verdict.allowed:
             denied = AccessDenied(policy_action, resource, verdict.explanation)
-            denied.detail = verdict.detail(caller, policy_action)  # type: ignore[attr-defined]
+            denied.detail = verdict.detail(caller, policy_action)
             raise denied
 
-    def _classify_v1(self, request: RpcRequest, params: Mapping[str, str]) -> tuple[SignedCall, Any]:
+    def _classify_v1(
+        self, request: RpcRequest, params: Mapping[str, str]
+    ) -> tuple[SignedCall, Any]:
         for name in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp"):
             if not params.get(name):
                 raise MissingArgument(name)
         method = params.get("SignatureMethod", "")
         if method.upper() != "HMAC-SHA1":
-            raise UnsupportedSignatureMethod(method) if method else MissingArgument("SignatureMethod")
+            raise (
+                UnsupportedSignatureMethod(method) if method else MissingArgument("SignatureMethod")
+            )
         if params.get("SignatureVersion", "1.0") != "1.0":
-            raise InvalidArgument("SignatureVersion", None, "Specified signature version is not valid.")
+            raise InvalidArgument(
+                "SignatureVersion", None, "Specified signature version is not valid."
+            )
         call = SignedCall(
             "v1",
             params["AccessKeyId"],
@@ -264,7 +278,9 @@ class RpcApp:
         nonce = headers.get("x-acs-signature-nonce")
         if not date or not nonce:
             raise IncompleteSignature("x-acs-date and x-acs-signature-nonce are required.")
-        payload_hash = headers.get("x-acs-content-sha256") or hashlib.sha256(request.body).hexdigest()
+        payload_hash = (
+            headers.get("x-acs-content-sha256") or hashlib.sha256(request.body).hexdigest()
+        )
         if payload_hash != hashlib.sha256(request.body).hexdigest():
             raise IncompleteSignature("x-acs-content-sha256 does not match the request body.")
         call = SignedCall(

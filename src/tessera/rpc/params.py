@@ -1,6 +1,6 @@
 """Typed access to RPC request parameters.
 
-Owns: turning the flat ``name=value`` parameters of an RPC request (query ∪ form body) into
+Owns: turning the flat ``name=value`` parameters of an RPC request (query plus form body) into
 typed values — strings with length/charset rules, ints with bounds, the booleans Python SDKs
 send as ``True``/``False``, and lists sent either as a JSON string (``Tag=[{...}]``) or
 flattened (``Tag.1.Key``). Bad input raises ``InvalidArgument``/``MissingArgument``.
@@ -105,7 +105,9 @@ class Params:
             name, "Format", f'The format of the parameter - "{name}" is incorrect.'
         )
 
-    def choice(self, name: str, choices: tuple[str, ...], *, default: str | None = None) -> str | None:
+    def choice(
+        self, name: str, choices: tuple[str, ...], *, default: str | None = None
+    ) -> str | None:
         """One of ``choices``, matched case-insensitively, returned in its canonical spelling."""
         value = self.get(name)
         if value is None:
@@ -113,7 +115,9 @@ class Params:
         for candidate in choices:
             if candidate.lower() == value.lower():
                 return candidate
-        raise InvalidArgument(name, None, f"The parameter {name} must be one of {', '.join(choices)}.")
+        raise InvalidArgument(
+            name, None, f"The parameter {name} must be one of {', '.join(choices)}."
+        )
 
     def objects(self, name: str) -> list[dict[str, Any]]:
         """A list of objects sent as JSON (``Tag=[{"Key":…}]``) or flattened (``Tag.1.Key=…``)."""

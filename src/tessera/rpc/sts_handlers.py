@@ -64,4 +64,6 @@ def get_caller_identity(ctx: RpcContext) -> dict[str, Any]:
 
 def register(table: ActionTable) -> None:
     table.register(Action("AssumeRole", STS_VERSION, assume_role, None, blocking=False))
-    table.register(Action("GetCallerIdentity", STS_VERSION, get_caller_identity, None, blocking=False))
+    table.register(
+        Action("GetCallerIdentity", STS_VERSION, get_caller_identity, None, blocking=False)
+    )

@@ -26,7 +26,14 @@ from tessera.identity.authorize import Verdict, authorize
 from tessera.identity.model import Caller, IdentityType
 from tessera.identity.resolve import PolicyResolver
 from tessera.ids import IdSource, sts_access_key_id
-from tessera.policy import AuthzRequest, Effect, NamedPolicy, PrincipalRef, evaluate_trust, parse_policy
+from tessera.policy import (
+    AuthzRequest,
+    Effect,
+    NamedPolicy,
+    PrincipalRef,
+    evaluate_trust,
+    parse_policy,
+)
 from tessera.store.base import IdentityStore
 from tessera.sts.tokens import SessionClaims, TokenService
 
@@ -75,7 +82,9 @@ def _check_format(request: AssumeRoleInput) -> tuple[str, str]:
             parse_policy(request.policy, strict=True, kind="session")
         except MalformedPolicy as exc:
             raise InvalidArgument(
-                "PolicyGrammar", None, f"The parameter Policy has not passed grammar check. {exc.detail}"
+                "PolicyGrammar",
+                None,
+                f"The parameter Policy has not passed grammar check. {exc.detail}",
             ) from None
     return match.group(1), match.group(2)
 
@@ -167,7 +176,9 @@ class AssumeRoleService:
 
     @staticmethod
     def _trust(request: AuthzRequest, trust_policy: str) -> Verdict:
-        policy = NamedPolicy("TrustPolicy", "v1", parse_policy(trust_policy, strict=False, kind="trust"), "Trust")
+        policy = NamedPolicy(
+            "TrustPolicy", "v1", parse_policy(trust_policy, strict=False, kind="trust"), "Trust"
+        )
         decision = evaluate_trust(policy, request)
         if decision.effect is Effect.ALLOW:
             return Verdict(True, "TrustPolicy", False, decision.matched, "Trusted by the role.")
@@ -199,7 +210,9 @@ class AssumeRoleService:
         body: dict[str, Any] = {
             "AssumedRoleUser": {
                 "AssumedRoleId": f"{role.role_id}:{request.role_session_name}",
-                "Arn": f"acs:ram::{role.account_id}:role/{role.role_name}/{request.role_session_name}",
+                "Arn": (
+                    f"acs:ram::{role.account_id}:role/{role.role_name}/{request.role_session_name}"
+                ),
             },
             "Credentials": {
                 "SecurityToken": issued.security_token,

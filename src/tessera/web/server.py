@@ -106,13 +106,20 @@ class TesseraApp:
         try:
             query = parse_query(scope.get("query_string", b""))
             content_type = headers.get("content-type", "")
-            form_candidate = scope["method"] == "POST" and content_type.lower().startswith(FORM_TYPE)
+            form_candidate = scope["method"] == "POST" and content_type.lower().startswith(
+                FORM_TYPE
+            )
             if _is_rpc_query(query, headers) or form_candidate:
                 body = await read_body(receive, self._max_rpc_body)
                 form = parse_form(body, content_type)
                 if _is_rpc_query(query, headers) or any(name == "Action" for name, _ in form):
                     request = RpcRequest(
-                        scope["method"], scope.get("path", "/"), query, form, headers, body,
+                        scope["method"],
+                        scope.get("path", "/"),
+                        query,
+                        form,
+                        headers,
+                        body,
                         self._facts(scope, headers, client[0]),
                     )
                     status, content_type_b, payload = await self._rpc.handle(request, record)
@@ -124,7 +131,9 @@ class TesseraApp:
                 log.exception("unhandled error in request %s", record.request_id)
             wire = to_wire(exc)
             record.error_code = wire.code
-            content_type_b, payload = render.failure(wire, record.request_id, self._host_id, xml=False)
+            content_type_b, payload = render.failure(
+                wire, record.request_id, self._host_id, xml=False
+            )
             await _respond(send, wire.status, content_type_b, payload, record)
 
     def _facts(self, scope: Scope, headers: dict[str, str], source_ip: str) -> RequestFacts:
@@ -150,7 +159,11 @@ class TesseraApp:
             "  <EC>0000-00000000</EC>\n</Error>\n"
         ).encode()
         await _respond(
-            send, 501, b"application/xml", body, record,
+            send,
+            501,
+            b"application/xml",
+            body,
+            record,
             extra=[(b"x-oss-request-id", oss_request_id.encode()), (b"x-oss-ec", b"0000-00000000")],
         )
 
