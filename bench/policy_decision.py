@@ -4,7 +4,8 @@ Run: ``python bench/policy_decision.py [--quick]``. The set is five policies wit
 statements between them (wildcard actions and resources, an IP guard, a transport guard, a date
 window and a prefix condition); the ten requests cover allow, explicit deny and implicit deny.
 Both engines are handed pre-parsed policies. Before timing, the script checks that both engines
-reach the same decision with the same matched statements on every request.
+reach the same decision with the same matched statements on every request. A last row times
+cedarpy on one trivial policy with an empty context: the least any cedarpy decision costs.
 """
 
 from __future__ import annotations
@@ -298,6 +299,18 @@ def main() -> None:
     def cedar_batch() -> None:
         cedarpy.is_authorized_batch(cedar_requests, cedar_set, entities)
 
+    # Cedar's floor: one trivial policy, empty context; what any decision costs through cedarpy.
+    floor_set = cedarpy.PolicySet.from_str('permit(principal, action == Action::"read", resource);')
+    floor_request = {
+        "principal": 'User::"alice"',
+        "action": 'Action::"read"',
+        "resource": 'Resource::"r"',
+        "context": {},
+    }
+
+    def cedar_floor() -> None:
+        cedarpy.is_authorized(floor_request, floor_set, entities)
+
     rows = [
         (
             "tessera evaluate (AuthzRequest prebuilt)",
@@ -306,18 +319,23 @@ def main() -> None:
         ("tessera AuthzRequest + evaluate", per_decision_us(tessera_with_request, n, 200 * scale)),
         ("cedarpy is_authorized (pre-parsed)", per_decision_us(cedar_single, n, 20 * scale)),
         ("cedarpy is_authorized_batch (pre-parsed)", per_decision_us(cedar_batch, n, 20 * scale)),
+        (
+            "cedarpy is_authorized, 1 trivial policy (floor)",
+            per_decision_us(cedar_floor, 1, 200 * scale),
+        ),
     ]
     statements = sum(len(named.policy.statements) for named in policies)
     print(f"{len(policies)} policies, {statements} statements, {n} requests; best of 7 runs\n")
-    print(f"{'engine':<44} {'µs/decision':>12}")
-    print("-" * 57)
+    print(f"{'engine':<48} {'µs/decision':>12}")
+    print("-" * 61)
     for label, micros in rows:
-        print(f"{label:<44} {micros:>12.2f}")
+        print(f"{label:<48} {micros:>12.2f}")
     cedar = rows[2][1]
-    print("-" * 57)
+    print("-" * 61)
     print(f"cedarpy is_authorized / tessera evaluate:           {cedar / rows[0][1]:6.1f}x")
     print(f"cedarpy is_authorized / tessera request + evaluate: {cedar / rows[1][1]:6.1f}x")
     print(f"cedarpy batch / tessera evaluate:                   {rows[3][1] / rows[0][1]:6.1f}x")
+    print(f"cedarpy floor / tessera evaluate:                   {rows[4][1] / rows[0][1]:6.1f}x")
 
 
 if __name__ == "__main__":

@@ -295,8 +295,7 @@ class SecretBox:
 
     def encrypt(self, plaintext: str, aad: str) -> str:
         sealed = self._aead.seal(plaintext.encode("utf-8", "surrogatepass"), self._aad(aad))
-        blob = self._fingerprint + sealed
-        return self.PREFIX + base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii")
+        return self.PREFIX + _b64url(self._fingerprint + sealed)
 
     def decrypt(self, ciphertext: str, aad: str) -> str:
         """Raises ``InternalError`` for a foreign format, another master key, or tampering."""
@@ -313,12 +312,18 @@ class SecretBox:
             raise InternalError("stored secret is not in SecretBox format tsb1")
         body = ciphertext[len(self.PREFIX) :]
         try:
-            blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            blob = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
         except (binascii.Error, ValueError) as exc:
             raise InternalError("stored secret is not valid base64") from exc
+        if _b64url(blob) != body:  # one text per value: spare bits and padding must be clean
+            raise InternalError("stored secret is not canonical base64")
         if len(blob) < 4 + NONCE_BYTES + TAG_BYTES:
             raise InternalError("stored secret is truncated")
         return blob
+
+
+def _b64url(blob: bytes) -> str:
+    return base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------- file I/O

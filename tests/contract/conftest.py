@@ -28,9 +28,7 @@ def _sqlite(tmp_path: Path) -> IdentityStore:
 
 
 def _postgres(tmp_path: Path) -> IdentityStore:
-    dsn = os.environ.get("TESSERA_TEST_POSTGRES_DSN")
-    if not dsn:
-        pytest.skip("TESSERA_TEST_POSTGRES_DSN is unset")
+    dsn = os.environ["TESSERA_TEST_POSTGRES_DSN"]
     module = importlib.import_module("tessera.store.postgres")
     opened: IdentityStore = module.open_postgres_store(dsn, schema=f"t_{uuid.uuid4().hex}")
     return opened
@@ -39,8 +37,10 @@ def _postgres(tmp_path: Path) -> IdentityStore:
 IMPLEMENTATIONS: dict[str, Callable[[Path], IdentityStore]] = {
     "memory": _memory,
     "sqlite": _sqlite,
-    "postgres": _postgres,
 }
+# An implementation joins the contract only where it can run; no placeholder skips.
+if os.environ.get("TESSERA_TEST_POSTGRES_DSN"):
+    IMPLEMENTATIONS["postgres"] = _postgres
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))

@@ -26,7 +26,10 @@ ACCOUNT = "1234567890123456"
 OTHER_ACCOUNT = "6543210987654321"
 MANY = 10_000  # a quota that is never reached
 DOC = '{"Statement":[{"Action":"oss:GetObject","Effect":"Allow","Resource":"*"}],"Version":"1"}'
-TRUST = '{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"RAM":["acs:ram::1234567890123456:root"]}}],"Version":"1"}'
+TRUST = (
+    '{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow",'
+    '"Principal":{"RAM":["acs:ram::1234567890123456:root"]}}],"Version":"1"}'
+)
 
 
 def account(account_id: str = ACCOUNT) -> Account:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tessera.errors import (
     AlreadyExists,
@@ -27,7 +30,6 @@ from .records import (
     DOC,
     MANY,
     OTHER_ACCOUNT,
-    T0,
     T1,
     account,
     custom_policy,
@@ -207,7 +209,9 @@ def test_list_users_pages_by_name_without_gaps_or_duplicates(store: IdentityStor
     for name in reversed(names):
         add_user(store, name)
     add_user(store, "zz-other", OTHER_ACCOUNT)
-    seen, markers, marker = [], [], None
+    seen: list[str] = []
+    markers: list[str | None] = []
+    marker: str | None = None
     while True:
         page = store.list_users(ACCOUNT, marker=marker, limit=100)
         seen.extend(u.user_name for u in page.items)
@@ -383,7 +387,8 @@ def test_users_for_group_pages(store: IdentityStore) -> None:
         add_user(store, name)
         store.add_user_to_group(ACCOUNT, "devs", name, join_date=T1, max_groups_per_user=5)
     add_user(store, "outsider")
-    seen, marker = [], None
+    seen: list[object] = []
+    marker: str | None = None
     while True:
         page = store.list_users_for_group(ACCOUNT, "devs", marker=marker, limit=10)
         seen.extend(m.user.user_name for m in page.items)
@@ -475,6 +480,7 @@ def test_system_policies_are_shared_by_all_accounts(store: IdentityStore) -> Non
         assert store.get_policy(account_id, "AdministratorAccess", CUSTOM) is None
     version = store.get_policy_version(ACCOUNT, "AdministratorAccess", SYSTEM, "v1")
     assert version is not None and version.document == DOC and version.is_default
+    assert version.account_id is None
 
 
 def test_put_system_policy_is_idempotent_and_refreshes(store: IdentityStore) -> None:
@@ -495,6 +501,10 @@ def test_custom_policy_round_trip(store: IdentityStore) -> None:
     assert store.get_policy(ACCOUNT, "p1", SYSTEM) is None
     [version] = store.list_policy_versions(ACCOUNT, "p1", CUSTOM)
     assert (version.version_id, version.is_default, version.document) == ("v1", True, DOC)
+    assert version.account_id == ACCOUNT
+    [created] = [new_version(store, "p1")]
+    assert store.list_policy_versions(ACCOUNT, "p1", CUSTOM)[-1].account_id == ACCOUNT
+    assert created == "v2"
 
 
 def test_custom_policy_names(store: IdentityStore) -> None:
@@ -611,7 +621,8 @@ def test_list_policies_custom_first_then_system_with_paging(store: IdentityStore
     for name in ("c2", "c1", "c3"):
         add_policy(store, name)
     add_policy(store, "theirs", OTHER_ACCOUNT)
-    seen, marker = [], None
+    seen: list[object] = []
+    marker: str | None = None
     while True:
         page = store.list_policies(ACCOUNT, policy_type=None, marker=marker, limit=2)
         seen.extend((str(p.policy_type), p.name) for p in page.items)
@@ -742,3 +753,34 @@ def test_policies_for_role(store: IdentityStore) -> None:
     assert store.policies_for_role(OTHER_ACCOUNT, "Writer") == []
     store.detach_policy(ACCOUNT, ROLE, "writer", "OSSFull", SYSTEM)
     assert store.policies_for_role(ACCOUNT, "Writer") == []
+
+
+# ---- paging, as a property ----------------------------------------------------------------
+
+_accounts = itertools.count(1_000_000_000_000_000)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.sets(st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True), max_size=25),
+    size=st.integers(min_value=1, max_value=7),
+)
+def test_pages_cover_every_name_once_in_order(
+    empty_store: IdentityStore, names: set[str], size: int
+) -> None:
+    account_id = str(next(_accounts))  # a fresh account per example, in the same store
+    empty_store.create_account(account(account_id), root_key(account_id))
+    for name in names:
+        add_user(empty_store, name, account_id)
+    seen: list[str] = []
+    marker: str | None = None
+    while True:
+        page = empty_store.list_users(account_id, marker=marker, limit=size)
+        assert len(page.items) <= size
+        seen.extend(u.user_name for u in page.items)
+        if page.marker is None:
+            break
+        marker = page.marker
+    assert seen == sorted(names)

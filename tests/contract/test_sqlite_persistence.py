@@ -41,9 +41,12 @@ def test_everything_survives_a_reopen(tmp_path: Path) -> None:
         policy = reopened.get_policy(ACCOUNT, "p1", PolicyType.CUSTOM)
         assert policy is not None and policy.default_version == "v2"
         assert reopened.get_setting("sts.keyring") == "k1"
-        names = {p.name for p in reopened.list_policies(
-            ACCOUNT, policy_type=PolicyType.SYSTEM, marker=None, limit=100
-        ).items}
+        names = {
+            p.name
+            for p in reopened.list_policies(
+                ACCOUNT, policy_type=PolicyType.SYSTEM, marker=None, limit=100
+            ).items
+        }
         assert names == {p.name for p in SYSTEM_POLICIES}
     finally:
         reopened.close()
@@ -95,9 +98,7 @@ def test_migration_files_are_numbered_and_split_cleanly() -> None:
 
 
 def test_split_statements_rejects_a_truncated_script() -> None:
-    assert split_statements("-- c\nCREATE TABLE a (x);\n-- tail\n") == [
-        "-- c\nCREATE TABLE a (x);"
-    ]
+    assert split_statements("-- c\nCREATE TABLE a (x);\n-- tail\n") == ["-- c\nCREATE TABLE a (x);"]
     with pytest.raises(ValueError, match="incomplete"):
         split_statements("CREATE TABLE a (x)")
 

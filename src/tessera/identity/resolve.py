@@ -24,7 +24,7 @@ from tessera.errors import (
 )
 from tessera.identity.model import Caller, IdentityType
 from tessera.policy import NamedPolicy, load_policy
-from tessera.store.base import IdentityStore
+from tessera.store.base import IdentityStore, Role
 from tessera.sts.tokens import TokenService
 
 STS_PREFIX = "STS."
@@ -163,6 +163,11 @@ class PolicyResolver:
     def role_policies(self, account_id: str, role_name: str) -> tuple[NamedPolicy, ...]:
         key = (account_id, "role", role_name.lower())
         return self._cache.get_or_load(key, lambda: self._for_role(account_id, role_name))
+
+    def role(self, account_id: str, role_name: str) -> Role | None:
+        """The role record (names are case-insensitive), cached like the policies."""
+        key = (account_id, "role-record", role_name.lower())
+        return self._cache.get_or_load(key, lambda: self._store.get_role(account_id, role_name))
 
     @staticmethod
     def session_policy(caller: Caller) -> NamedPolicy | None:

@@ -90,7 +90,7 @@ class IssuedAccessKey:
     secret: str = field(repr=False)
 
 
-# ---- parameter rules (spec §3.2–§3.7) -----------------------------------------------------
+# ---- parameter rules (spec §3.2-§3.7) -----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,32 +304,36 @@ class RamService:
     ) -> tuple[Account, AccessKey, str | None]:
         """Create an account with a root AccessKey; generated values where none are given.
 
-        Idempotent: when ``root_access_key_id`` already is a root key of ``account_id`` the
-        existing records are returned and the secret is ``None`` (it is only ever returned
-        by the call that stored it). A given key may also be added to an existing account.
+        Idempotent: when ``root_access_key_id`` already is a root key (of ``account_id``, or of
+        any account when no id is given) the existing records are returned and the secret is
+        ``None``: a secret is only ever returned by the call that stored it, and a given secret
+        is not compared with the stored one. A given key may be added to an existing account.
         """
-        account_id = _optional("AccountId", account_id) or idgen.account_id(self._ids)
-        _optional("AccessKeyId", root_access_key_id)
-        _optional("AccessKeySecret", root_secret)
-        existing = self._existing_root(account_id, root_access_key_id)
+        wanted = _optional("AccountId", account_id or None)
+        root_access_key_id = _optional("AccessKeyId", root_access_key_id or None)
+        root_secret = _optional("AccessKeySecret", root_secret or None)
+        existing = self._existing_root(wanted, root_access_key_id)
         if existing is not None:
             return (*existing, None)
+        new_id = wanted or idgen.account_id(self._ids)
         try:
-            return self._new_account_key(account_id, root_access_key_id, root_secret)
+            return self._new_account_key(new_id, root_access_key_id, root_secret)
         except AlreadyExists:  # another node bootstrapped the same account at the same time
-            existing = self._existing_root(account_id, root_access_key_id)
+            existing = self._existing_root(wanted, root_access_key_id)
             if existing is None:
                 raise
             return (*existing, None)
 
     def _existing_root(
-        self, account_id: str, access_key_id: str | None
+        self, account_id: str | None, access_key_id: str | None
     ) -> tuple[Account, AccessKey] | None:
+        """The account and root key when ``access_key_id`` is one already; ``AlreadyExists``
+        when it is taken by a user or by another account."""
         key = None if access_key_id is None else self._store.get_access_key(access_key_id)
         if key is None:
             return None
-        account = self._store.get_account(account_id)
-        if not key.is_root or key.account_id != account_id or account is None:
+        account = self._store.get_account(key.account_id)
+        if not key.is_root or account_id not in (None, key.account_id) or account is None:
             raise AlreadyExists("AccessKey", key.access_key_id)
         return account, key
 

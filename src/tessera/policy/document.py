@@ -122,9 +122,27 @@ class _JsonObject(dict[str, Any]):
 def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
     obj = _JsonObject(pairs)
     if len(obj) != len(pairs):
-        keys = [key for key, _ in pairs]
-        obj.duplicates = tuple(key for i, key in enumerate(keys) if key in keys[:i])
+        seen: set[str] = set()
+        duplicates: list[str] = []
+        for key, _ in pairs:
+            if key in seen:
+                duplicates.append(key)
+            seen.add(key)
+        obj.duplicates = tuple(duplicates)
     return obj
+
+
+def _reject_duplicates(node: object, place: str) -> None:
+    """Strict mode: a key given twice anywhere (JSON keeps only the last) is an error."""
+    if isinstance(node, Mapping):
+        duplicates = getattr(node, "duplicates", ())
+        if duplicates:
+            raise _fail(place, f'duplicate element "{duplicates[0]}"')
+        for key, value in node.items():
+            _reject_duplicates(value, f"{place}.{key}" if place != "Policy" else str(key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _reject_duplicates(item, f"{place}[{i}]")
 
 
 def _decode(text: str) -> object:
@@ -179,9 +197,6 @@ class _Parser:
                 if canonical is not None:
                     found.setdefault(canonical, value)
             return found
-        duplicates = getattr(obj, "duplicates", ())
-        if duplicates:
-            raise _fail(place, f'duplicate element "{duplicates[0]}"')
         for key in obj:
             if key not in names:
                 raise _fail(place, f'unknown element "{key}"')
@@ -256,7 +271,10 @@ class _Parser:
         for i, item in enumerate(raw):
             if self.strict and not isinstance(item, str):
                 raise _fail(f"{place}[{i}]", "must be a string")
-        return tuple(item for item in raw if isinstance(item, str))
+        strings = tuple(item for item in raw if isinstance(item, str))
+        if not strings:  # lenient only: an empty NotAction/NotResource would match everything
+            raise _fail(place, "holds no strings")
+        return strings
 
     def _pick(self, elements: dict[str, Any], place: str, name: str) -> tuple[str, object] | None:
         """The present one of ``name`` / ``Not<name>``: (element name, raw value), or None."""
@@ -355,6 +373,8 @@ def parse_policy(
     if kind not in KINDS:
         raise ValueError(f"unknown policy kind {kind!r}; expected one of {KINDS}")
     data = _decode(document) if isinstance(document, str) else document
+    if strict:
+        _reject_duplicates(data, "Policy")
     return _Parser(strict=strict, kind=kind).policy(data)
 
 

@@ -274,6 +274,10 @@ class RpcApp:
     def _classify_v3(self, request: RpcRequest, authorization: str) -> tuple[SignedCall, Any]:
         parsed = acs3.parse_authorization(authorization)
         headers = request.headers
+        unsigned = acs3.unsigned_headers(headers, parsed.signed_headers)
+        if unsigned:
+            # an unsigned x-acs-action could otherwise be swapped to replay a signature
+            raise IncompleteSignature(f"These headers must be signed: {', '.join(unsigned)}.")
         date = headers.get("x-acs-date")
         nonce = headers.get("x-acs-signature-nonce")
         if not date or not nonce:

@@ -74,7 +74,7 @@ def _split_fields(rest: str) -> dict[str, str]:
         if not eq:
             raise IncompleteSignature(f"Authorization field {name[:32]!r} has no '='")
         if name in fields:
-            raise IncompleteSignature(f"Authorization field {name} appears twice")
+            raise IncompleteSignature(f"Authorization field {name[:32]} appears twice")
         fields[name] = value.strip()
     return fields
 
@@ -178,7 +178,11 @@ def string_to_sign(canonical_request: str) -> str:
 
 def signature(secret: str, string_to_sign: str) -> str:
     """Lower-hex HMAC-SHA256 of the string to sign, keyed with the secret itself (no ``&``)."""
-    return hmac.digest(secret.encode(), string_to_sign.encode(), hashlib.sha256).hex()
+    key, message = (
+        secret.encode("utf-8", "surrogatepass"),
+        string_to_sign.encode("utf-8", "surrogatepass"),
+    )
+    return hmac.digest(key, message, hashlib.sha256).hex()
 
 
 def verify(

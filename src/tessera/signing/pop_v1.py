@@ -130,7 +130,7 @@ def string_to_sign(
 
 def signature(secret: str, string_to_sign: str) -> str:
     """Base64 HMAC-SHA1 of the string to sign, keyed with ``secret + "&"`` (spec 2.3 step 5)."""
-    key = (secret + "&").encode()
+    key = (secret + "&").encode("utf-8", "surrogatepass")
     digest = hmac.digest(key, string_to_sign.encode("utf-8", "surrogatepass"), hashlib.sha1)
     return base64.b64encode(digest).decode("ascii")
 

@@ -140,6 +140,7 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class PolicyVersion:
+    account_id: str | None  # None: a version of a System policy
     policy_name: str
     policy_type: PolicyType
     version_id: str
@@ -380,7 +381,8 @@ class IdentityStore(Protocol):
         ...
 
     def create_policy(self, policy: Policy, document: str, *, max_policies: int) -> None:
-        """A Custom policy with version ``v1``. ``AlreadyExists("Policy")`` also for a System name."""
+        """A Custom policy with version ``v1``; ``AlreadyExists("Policy")`` also for the name of a
+        System policy."""
         ...
 
     def get_policy(self, account_id: str, name: str, policy_type: PolicyType) -> Policy | None: ...
@@ -402,8 +404,9 @@ class IdentityStore(Protocol):
     ) -> None: ...
 
     def delete_policy(self, account_id: str, name: str, *, cascade: bool) -> None:
-        """``DeleteConflict("Policy.User"|"Policy.Group"|"Policy.Role")`` while attached;
-        ``DeleteConflict("Policy.Version")`` while non-default versions exist, unless ``cascade``."""
+        """``DeleteConflict("Policy.User"|"Policy.Group"|"Policy.Role")`` while attached, and
+        ``DeleteConflict("Policy.Version")`` while non-default versions exist (unless
+        ``cascade``, which deletes them)."""
         ...
 
     def create_policy_version(

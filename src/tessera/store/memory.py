@@ -761,6 +761,7 @@ def _make_room_for_version(stored: _StoredPolicy, max_versions: int, rotate: boo
 def _version_view(stored: _StoredPolicy, number: int) -> PolicyVersion:
     document, created_at = stored.versions[number]
     return PolicyVersion(
+        account_id=stored.policy.account_id,
         policy_name=stored.policy.name,
         policy_type=stored.policy.policy_type,
         version_id=f"v{number}",

@@ -9,6 +9,7 @@ Must not: know about HTTP or signatures; the caller arrives authenticated.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tessera.policy import (
     NamedPolicy,
     PrincipalRef,
     evaluate_trust,
+    load_policy,
     parse_policy,
 )
 from tessera.store.base import IdentityStore
@@ -79,7 +81,7 @@ def _check_format(request: AssumeRoleInput) -> tuple[str, str]:
         if len(request.policy) > MAX_SESSION_POLICY:
             raise _bad("PolicySize")
         try:
-            parse_policy(request.policy, strict=True, kind="session")
+            _check_session_policy(request.policy)
         except MalformedPolicy as exc:
             raise InvalidArgument(
                 "PolicyGrammar",
@@ -87,6 +89,12 @@ def _check_format(request: AssumeRoleInput) -> tuple[str, str]:
                 f"The parameter Policy has not passed grammar check. {exc.detail}",
             ) from None
     return match.group(1), match.group(2)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_session_policy(text: str) -> None:
+    """Strict grammar check; the same text always gets the same answer, so it is cached."""
+    parse_policy(text, strict=True, kind="session")
 
 
 def _duration(text: str | None, role_max: int) -> int:
@@ -98,11 +106,13 @@ def _duration(text: str | None, role_max: int) -> int:
         except ValueError:
             raise _bad("DurationSeconds") from None
     if value < MIN_DURATION or value > role_max:
-        raise InvalidArgument(
-            "DurationSeconds",
-            None,
-            f"The Min/Max value of DurationSeconds is 15min/{role_max // 60}min.",
+        # spec §1.2 documents the message for the default one-hour maximum word for word
+        message = (
+            _MESSAGES["DurationSeconds"]
+            if role_max == DEFAULT_DURATION
+            else f"The Min/Max value of DurationSeconds is 15min/{role_max // 60}min."
         )
+        raise InvalidArgument("DurationSeconds", None, message)
     return value
 
 
@@ -132,7 +142,7 @@ class AssumeRoleService:
         role_account, role_name = _check_format(request)
         if caller.is_root:
             raise RootCannotAssumeRole(action="sts:AssumeRole", resource=request.role_arn)
-        role = self._store.get_role(role_account, role_name)
+        role = self._policies.role(role_account, role_name)
         if role is None:
             raise NotFound("Role", role_name, "The specified Role not exists .")
         duration = _duration(request.duration_seconds, role.max_session_duration)
@@ -176,9 +186,7 @@ class AssumeRoleService:
 
     @staticmethod
     def _trust(request: AuthzRequest, trust_policy: str) -> Verdict:
-        policy = NamedPolicy(
-            "TrustPolicy", "v1", parse_policy(trust_policy, strict=False, kind="trust"), "Trust"
-        )
+        policy = NamedPolicy("TrustPolicy", "v1", load_policy(trust_policy, "trust"), "Trust")
         decision = evaluate_trust(policy, request)
         if decision.effect is Effect.ALLOW:
             return Verdict(True, "TrustPolicy", False, decision.matched, "Trusted by the role.")

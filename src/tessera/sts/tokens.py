@@ -284,7 +284,7 @@ class TokenService:
         Raises ``SecurityTokenMalformed``, ``SecurityTokenMismatch`` or ``SecurityTokenExpired``,
         in that order of checking, and never any other exception for any input string.
         """
-        claims = self._opened(security_token).claims
+        claims = self._opened_now(security_token).claims
         if access_key_id is not None and access_key_id != claims.access_key_id:
             raise SecurityTokenMismatch()
         if now >= claims.expires_at:
@@ -298,12 +298,22 @@ class TokenService:
         or for claims whose key is unknown or retired (or that did not come from ``open``).
         """
         if isinstance(claims_or_token, str):
-            return self._opened(claims_or_token).secret
+            return self._opened_now(claims_or_token).secret
         kid = claims_or_token.key_id
         key = None if kid is None else self._keys.get(kid)
         if key is None:
             raise SecurityTokenMalformed()
         return _secret(key, claims_or_token.access_key_id)
+
+    def _opened_now(self, token: str) -> _Opened:
+        """The cached or freshly decoded token, provided its key is still in the keyring.
+
+        The key check also covers a token cached by a reader racing ``update_keyring``.
+        """
+        opened = self._opened(token)
+        if opened.claims.key_id not in self._keys:
+            raise SecurityTokenMalformed()
+        return opened
 
     def _decode(self, token: str) -> _Opened:
         if not isinstance(token, str):

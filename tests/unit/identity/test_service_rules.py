@@ -37,44 +37,114 @@ class Rule:
 
 NAME_64 = ("a", "A-z_0.9", "x" * 64)
 RULES = (
-    Rule("UserName", lambda r, v: r.create_user(ACCOUNT, v), NAME_64,
-         (("x" * 65, "Length"), ("bad name", "InvalidChars"), ("a@b", "InvalidChars"))),
-    Rule("NewUserName", lambda r, v: r.update_user(ACCOUNT, "alice", new_user_name=v),
-         ("alice-2",), (("x" * 65, "Length"), ("a/b", "InvalidChars"))),
-    Rule("DisplayName", lambda r, v: r.create_user(ACCOUNT, "u1", display_name=v),
-         ("Alice Ö", "x" * 128), (("x" * 129, "Length"),)),
-    Rule("Comments", lambda r, v: r.create_user(ACCOUNT, "u2", comments=v),
-         ("x" * 128,), (("x" * 129, "Length"),)),
-    Rule("Email", lambda r, v: r.create_user(ACCOUNT, "u3", email=v),
-         ("alice@example.com",), (("alice", "Format"), ("a@b", "Format"), ("a b@c.d", "Format"))),
-    Rule("MobilePhone", lambda r, v: r.create_user(ACCOUNT, "u4", mobile_phone=v),
-         ("86-18600008888",), (("18600008888", "Format"), ("86-186x", "Format"))),
-    Rule("NewEmail", lambda r, v: r.update_user(ACCOUNT, "alice", new_email=v),
-         ("a@example.org",), (("nope", "Format"),)),
-    Rule("NewMobilePhone", lambda r, v: r.update_user(ACCOUNT, "alice", new_mobile_phone=v),
-         ("1-5550100",), (("+1 555", "Format"),)),
-    Rule("GroupName", lambda r, v: r.create_group(ACCOUNT, v), NAME_64,
-         (("x" * 65, "Length"), ("dev ops", "InvalidChars"))),
-    Rule("NewGroupName", lambda r, v: r.update_group(ACCOUNT, "devs", new_group_name=v),
-         ("ops",), (("x" * 65, "Length"),)),
-    Rule("Comments", lambda r, v: r.create_group(ACCOUNT, "g2", comments=v),
-         ("x" * 128,), (("x" * 129, "Length"),)),
-    Rule("RoleName", lambda r, v: r.create_role(ACCOUNT, v, TRUST),
-         ("r", "Oss-Writer.1", "x" * 64),
-         (("x" * 65, "Length"), ("under_score", "InvalidChars"), ("a b", "InvalidChars"))),
-    Rule("Description", lambda r, v: r.create_role(ACCOUNT, "r2", TRUST, description=v),
-         ("x" * 1024,), (("x" * 1025, "Length"),)),
-    Rule("NewDescription", lambda r, v: r.update_role(ACCOUNT, "Writer", new_description=v),
-         ("x" * 1024,), (("x" * 1025, "Length"),)),
-    Rule("PolicyName", lambda r, v: r.create_policy(ACCOUNT, v, DOC),
-         ("p", "Oss-Admin-2", "x" * 128),
-         (("x" * 129, "Length"), ("p.1", "InvalidChars"), ("p_1", "InvalidChars"))),
-    Rule("Description", lambda r, v: r.create_policy(ACCOUNT, "p2", DOC, description=v),
-         ("x" * 1024,), (("x" * 1025, "Length"),)),
-    Rule("NewDescription", lambda r, v: r.update_policy_description(ACCOUNT, "p1", v),
-         ("x" * 1024,), (("x" * 1025, "Length"),)),
-    Rule("VersionId", lambda r, v: r.get_policy_version(ACCOUNT, "p1", "Custom", v),
-         ("v1",), (("1", "Format"), ("v", "Format"), ("v0", "Format"), ("V1", "Format"))),
+    Rule(
+        "UserName",
+        lambda r, v: r.create_user(ACCOUNT, v),
+        NAME_64,
+        (("x" * 65, "Length"), ("bad name", "InvalidChars"), ("a@b", "InvalidChars")),
+    ),
+    Rule(
+        "NewUserName",
+        lambda r, v: r.update_user(ACCOUNT, "alice", new_user_name=v),
+        ("alice-2",),
+        (("x" * 65, "Length"), ("a/b", "InvalidChars")),
+    ),
+    Rule(
+        "DisplayName",
+        lambda r, v: r.create_user(ACCOUNT, "u1", display_name=v),
+        ("Alice Ö", "x" * 128),
+        (("x" * 129, "Length"),),
+    ),
+    Rule(
+        "Comments",
+        lambda r, v: r.create_user(ACCOUNT, "u2", comments=v),
+        ("x" * 128,),
+        (("x" * 129, "Length"),),
+    ),
+    Rule(
+        "Email",
+        lambda r, v: r.create_user(ACCOUNT, "u3", email=v),
+        ("alice@example.com",),
+        (("alice", "Format"), ("a@b", "Format"), ("a b@c.d", "Format")),
+    ),
+    Rule(
+        "MobilePhone",
+        lambda r, v: r.create_user(ACCOUNT, "u4", mobile_phone=v),
+        ("86-18600008888",),
+        (("18600008888", "Format"), ("86-186x", "Format")),
+    ),
+    Rule(
+        "NewEmail",
+        lambda r, v: r.update_user(ACCOUNT, "alice", new_email=v),
+        ("a@example.org",),
+        (("nope", "Format"),),
+    ),
+    Rule(
+        "NewMobilePhone",
+        lambda r, v: r.update_user(ACCOUNT, "alice", new_mobile_phone=v),
+        ("1-5550100",),
+        (("+1 555", "Format"),),
+    ),
+    Rule(
+        "GroupName",
+        lambda r, v: r.create_group(ACCOUNT, v),
+        NAME_64,
+        (("x" * 65, "Length"), ("dev ops", "InvalidChars")),
+    ),
+    Rule(
+        "NewGroupName",
+        lambda r, v: r.update_group(ACCOUNT, "devs", new_group_name=v),
+        ("ops",),
+        (("x" * 65, "Length"),),
+    ),
+    Rule(
+        "Comments",
+        lambda r, v: r.create_group(ACCOUNT, "g2", comments=v),
+        ("x" * 128,),
+        (("x" * 129, "Length"),),
+    ),
+    Rule(
+        "RoleName",
+        lambda r, v: r.create_role(ACCOUNT, v, TRUST),
+        ("r", "Oss-Writer.1", "x" * 64),
+        (("x" * 65, "Length"), ("under_score", "InvalidChars"), ("a b", "InvalidChars")),
+    ),
+    Rule(
+        "Description",
+        lambda r, v: r.create_role(ACCOUNT, "r2", TRUST, description=v),
+        ("x" * 1024,),
+        (("x" * 1025, "Length"),),
+    ),
+    Rule(
+        "NewDescription",
+        lambda r, v: r.update_role(ACCOUNT, "Writer", new_description=v),
+        ("x" * 1024,),
+        (("x" * 1025, "Length"),),
+    ),
+    Rule(
+        "PolicyName",
+        lambda r, v: r.create_policy(ACCOUNT, v, DOC),
+        ("p", "Oss-Admin-2", "x" * 128),
+        (("x" * 129, "Length"), ("p.1", "InvalidChars"), ("p_1", "InvalidChars")),
+    ),
+    Rule(
+        "Description",
+        lambda r, v: r.create_policy(ACCOUNT, "p2", DOC, description=v),
+        ("x" * 1024,),
+        (("x" * 1025, "Length"),),
+    ),
+    Rule(
+        "NewDescription",
+        lambda r, v: r.update_policy_description(ACCOUNT, "p1", v),
+        ("x" * 1024,),
+        (("x" * 1025, "Length"),),
+    ),
+    Rule(
+        "VersionId",
+        lambda r, v: r.get_policy_version(ACCOUNT, "p1", "Custom", v),
+        ("v1",),
+        (("1", "Format"), ("v", "Format"), ("v0", "Format"), ("V1", "Format")),
+    ),
 )
 CASES = [
     pytest.param(rule, value, reason, id=f"{rule.param}-{reason}-{len(value)}")
@@ -137,20 +207,26 @@ def test_policy_documents_are_at_most_6144_chars(ram: RamService, size: int) -> 
     assert ram.create_policy(ACCOUNT, "exact", exact).name == "exact"
 
 
-@pytest.mark.parametrize(("value", "ok"), [(3599, False), (3600, True), (43200, True),
-                                           (43201, False), (0, False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [(3599, False), (3600, True), (43200, True), (43201, False), (0, False)]
+)
 def test_max_session_duration_range(ram: RamService, value: int, ok: bool) -> None:
     _seed(ram)
     if ok:
-        assert ram.create_role(ACCOUNT, "r", TRUST, max_session_duration=value) \
-            .max_session_duration == value
-        assert ram.update_role(ACCOUNT, "r", new_max_session_duration=value) \
-            .max_session_duration == value
+        assert (
+            ram.create_role(ACCOUNT, "r", TRUST, max_session_duration=value).max_session_duration
+            == value
+        )
+        assert (
+            ram.update_role(ACCOUNT, "r", new_max_session_duration=value).max_session_duration
+            == value
+        )
         return
-    for call in (
+    calls: tuple[Callable[[], object], ...] = (
         lambda: ram.create_role(ACCOUNT, "r", TRUST, max_session_duration=value),
         lambda: ram.update_role(ACCOUNT, "Writer", new_max_session_duration=value),
-    ):
+    )
+    for call in calls:
         with pytest.raises(InvalidArgument) as caught:
             call()
         assert caught.value.param == "MaxSessionDuration"
@@ -194,8 +270,9 @@ def test_policy_type_is_case_insensitive(ram: RamService, spelling: str) -> None
     [
         lambda r: r.get_policy(ACCOUNT, "p1", "Managed"),
         lambda r: r.list_policies(ACCOUNT, policy_type="All"),
-        lambda r: r.attach_policy(ACCOUNT, PrincipalKind.USER, "alice", policy_name="p1",
-                                  policy_type="custom-ish"),
+        lambda r: r.attach_policy(
+            ACCOUNT, PrincipalKind.USER, "alice", policy_name="p1", policy_type="custom-ish"
+        ),
     ],
 )
 def test_bad_policy_type(ram: RamService, call: Callable[[RamService], object]) -> None:

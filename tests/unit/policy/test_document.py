@@ -168,6 +168,24 @@ STRICT_ERRORS = [
         'Policy: duplicate element "Version"',
     ),
     (
+        '{"Version":"1","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":'
+        '{"StringEquals":{"k":"1"},"StringEquals":{"k":"2"}}}]}',
+        "identity",
+        'Statement[0].Condition: duplicate element "StringEquals"',
+    ),
+    (
+        '{"Version":"1","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":'
+        '{"IpAddress":{"acs:SourceIp":"10.0.0.0/8","acs:SourceIp":"0.0.0.0/0"}}}]}',
+        "identity",
+        'Statement[0].Condition.IpAddress: duplicate element "acs:SourceIp"',
+    ),
+    (
+        '{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",'
+        '"Principal":{"RAM":"acs:ram::1:root","RAM":"*"}}]}',
+        "trust",
+        'Statement[0].Principal: duplicate element "RAM"',
+    ),
+    (
         doc(GOOD, {**GOOD, "Condition": {"IpAddress": {"acs:SourceIp": ["10.0.0.300"]}}}),
         "identity",
         # the example from the brief, verbatim
@@ -421,6 +439,7 @@ LENIENT_SKIPS = [
     doc({"Action": "oss:GetObject", "Resource": "*"}),
     doc({"Effect": "Allow", "Resource": "*"}),
     doc({**GOOD, "Action": 5}),
+    doc({"Effect": "Allow", "NotAction": [5], "Resource": "*"}),
     doc("not a statement"),
     json.dumps({"Version": "1"}),
 ]
@@ -438,6 +457,7 @@ FAIL_CLOSED = [
     ({"Condition": "oops"}),
     ({"Resource": 7}),
     ({"Resource": []}),
+    ({"Resource": [None]}),
     ({"Resource": None}),
 ]
 

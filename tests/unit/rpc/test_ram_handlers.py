@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from alibabacloud_ram20150501 import models
+from alibabacloud_ram20150501 import models  # type: ignore[import-untyped]
 
 from tessera.accesslog import AccessRecord
 from tessera.clock import FixedClock
@@ -117,12 +117,12 @@ class Api:
             services=SimpleNamespace(ram=self.ram),
         )
 
-    def resource(self, action: str, caller: Caller = ROOT, **params: str) -> str:
+    def resource(self, action: str, caller: Caller = ROOT, /, **params: str) -> str:
         found = TABLE.lookup(RAM_VERSION, action).resource
         assert found is not None
         return found(self.context(params, caller))
 
-    def __call__(self, action: str, caller: Caller = ROOT, **params: str) -> dict[str, Any]:
+    def __call__(self, action: str, caller: Caller = ROOT, /, **params: str) -> dict[str, Any]:
         found = TABLE.lookup(RAM_VERSION, action)
         ctx = self.context(params, caller)
         assert found.resource is not None
@@ -179,7 +179,7 @@ def test_system_policy_resources_belong_to_no_account(api: Api) -> None:
 
 
 def test_key_resources_default_to_the_calling_user(api: Api) -> None:
-    assert api.resource("ListAccessKeys", caller=ALICE) == f"acs:ram:*:{ACCOUNT}:user/alice"
+    assert api.resource("ListAccessKeys", ALICE) == f"acs:ram:*:{ACCOUNT}:user/alice"
     with pytest.raises(MissingArgument):
         api.resource("ListAccessKeys")
     with pytest.raises(MissingArgument):
@@ -231,7 +231,7 @@ def test_list_users_pages_with_marker(api: Api) -> None:
 
 def test_access_keys(api: Api) -> None:
     api("CreateUser", UserName="alice")
-    created = api("CreateAccessKey", caller=ALICE)["AccessKey"]
+    created = api("CreateAccessKey", ALICE)["AccessKey"]
     assert set(created) == {"AccessKeyId", "AccessKeySecret", "Status", "CreateDate"}
     assert created["Status"] == "Active" and re.fullmatch(
         r"[A-Za-z0-9]{30}", created["AccessKeySecret"]
@@ -243,7 +243,7 @@ def test_access_keys(api: Api) -> None:
     assert api("GetAccessKeyLastUsed", UserName="alice", UserAccessKeyId=key_id) == {
         "AccessKeyLastUsed": {}
     }
-    assert api("DeleteAccessKey", caller=ALICE, UserAccessKeyId=key_id) == {}
+    assert api("DeleteAccessKey", ALICE, UserAccessKeyId=key_id) == {}
 
 
 # ---- groups -------------------------------------------------------------------------------

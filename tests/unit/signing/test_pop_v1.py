@@ -23,9 +23,9 @@ BASE = [
 ]
 DOC_SIGNATURE = "kRA2cnpJVacIhDMzXnoNZG9tDCI="
 
-params_strategy = st.lists(
-    st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=40)), max_size=12
-)
+# "Signature" is never signed; leave it out of generated parameter sets.
+names_strategy = st.text(min_size=1, max_size=12).filter(lambda name: name != "Signature")
+params_strategy = st.lists(st.tuples(names_strategy, st.text(max_size=40)), max_size=12)
 
 
 def test_canonical_query_string_sorts_and_encodes() -> None:
@@ -116,13 +116,13 @@ def test_sign_then_verify_round_trips(
     assert pop_v1.verify(method, params, secret + "x", pop_v1.signature(secret, sts)) == sts
 
 
-@given(params_strategy, st.text(min_size=1, max_size=12), st.text(max_size=20))
+@given(params_strategy, names_strategy, st.text(max_size=20))
 def test_any_added_parameter_breaks_the_signature(
     params: list[tuple[str, str]], name: str, value: str
 ) -> None:
     sts = pop_v1.string_to_sign("GET", params)
     changed = [*params, (name, value)]
-    if name == "Signature" or dict(changed) == dict(params):
+    if dict(changed) == dict(params):
         return
     assert pop_v1.verify("GET", changed, "k", pop_v1.signature("k", sts)) is not None
 
