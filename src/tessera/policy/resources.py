@@ -98,8 +98,16 @@ def _compile_positive(patterns: list[str]) -> ResourceMatcher:
 _Checks = tuple[tuple[int, Matcher], ...]
 
 
+def _any_region(index: int, segment: str) -> bool:
+    """RAM and STS are global: an empty region, as in a RoleArn copied into a policy
+    (``acs:ram::<acct>:role/x``), means any region, like ``*``."""
+    return segment == "*" or (index == 1 and segment == "")
+
+
 def _compile_head(head: _Head, relatives: list[str]) -> _Checks:
-    checks = [(i + 1, compile_wildcard(seg)) for i, seg in enumerate(head) if seg != "*"]
+    checks = [
+        (i + 1, compile_wildcard(seg)) for i, seg in enumerate(head) if not _any_region(i, seg)
+    ]
     checks.append((4, compile_any(relatives)))
     return tuple(checks)
 

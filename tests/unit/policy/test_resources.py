@@ -138,3 +138,11 @@ def test_normalize_arn(name: str, expected: str) -> None:
 )
 def test_resource_pattern_grammar(pattern: str, valid: bool) -> None:
     assert is_resource_pattern(pattern) is valid
+
+
+def test_an_empty_region_matches_any_region_as_in_a_copied_role_arn() -> None:
+    # RAM docs write both acs:ram::<acct>:role/x (the RoleArn form) and acs:ram:*:<acct>:role/x
+    matches = compile_resources(["acs:ram::1234567890123456:role/oss-objectmanager"])
+    assert matches(resource_name("acs:ram:*:1234567890123456:role/oss-objectmanager"))
+    assert matches(resource_name("acs:ram::1234567890123456:role/OSS-ObjectManager"))
+    assert not matches(resource_name("acs:ram:*:6543210987654321:role/oss-objectmanager"))
