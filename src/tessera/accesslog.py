@@ -1,7 +1,7 @@
 """The structured access log: one JSON line per request.
 
 Owns: ``AccessRecord`` (filled in as a request is handled: request id, principal, action,
-resource, decision, status, latency) and its emission on the ``tessera.access`` logger.
+resource, decision, status, latency) and ``AccessLog``, which writes the lines out.
 Must not: ever hold secrets, signatures, security tokens or AccessKey secrets — only the
 AccessKeyId and names. Fields are set by name, so nothing else can slip in.
 """
@@ -9,11 +9,10 @@ AccessKeyId and names. Fields are set by name, so nothing else can slip in.
 from __future__ import annotations
 
 import json
-import logging
+import threading
 import time
 from dataclasses import dataclass, field
-
-logger = logging.getLogger("tessera.access")
+from typing import TextIO
 
 
 @dataclass(slots=True)
@@ -37,10 +36,9 @@ class AccessRecord:
         self.resource = resource
         self.decision = decision
 
-    def emit(self) -> None:
-        if not logger.isEnabledFor(logging.INFO):
-            return
-        line = {
+    def line(self) -> str:
+        """The JSON line for this request; only the fields above, never a secret."""
+        fields = {
             "request_id": self.request_id,
             "api": self.api,
             "method": self.method,
@@ -55,4 +53,44 @@ class AccessRecord:
             "error_code": self.error_code,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }
-        logger.info(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+class AccessLog:
+    """Writes access lines to a text stream, buffered so a busy server does not pay a system
+    call per request: the buffer is written out when it holds 64 KiB, when its oldest line is
+    older than ``max_delay`` seconds, and whenever ``flush`` is called (the server calls it
+    every 100 ms and at shutdown). ``stream=None`` disables the log."""
+
+    def __init__(self, stream: TextIO | None, max_delay: float = 0.1) -> None:
+        self._stream = stream
+        self._max_delay = max_delay
+        self._lines: list[str] = []
+        self._size = 0
+        self._oldest = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self._stream is not None
+
+    def write(self, record: AccessRecord) -> None:
+        if self._stream is None:
+            return
+        line = record.line()
+        now = time.monotonic()
+        with self._lock:
+            if not self._lines:
+                self._oldest = now
+            self._lines.append(line)
+            self._size += len(line)
+            due = self._size >= 65536 or now - self._oldest >= self._max_delay
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._lines, self._size = self._lines, [], 0
+        if lines and self._stream is not None:
+            self._stream.write("\n".join(lines) + "\n")
+            self._stream.flush()

@@ -6,6 +6,7 @@ ISO-8601 format the RPC APIs emit. Nothing else in Tessera reads the wall clock 
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -42,7 +43,12 @@ class FixedClock:
 
 def iso8601(epoch: float) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, no fraction: the only form the SDKs all parse."""
-    return datetime.fromtimestamp(int(epoch), tz=UTC).strftime(ISO_SECONDS)
+    return _iso8601_seconds(int(epoch))
+
+
+@functools.lru_cache(maxsize=256)
+def _iso8601_seconds(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime(ISO_SECONDS)
 
 
 def parse_iso8601(text: str) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tessera.accesslog import AccessLog
 from tessera.clock import Clock, SystemClock
 from tessera.config import Settings
 from tessera.crypto import Keyring, MasterKey, SecretBox, write_private_file
@@ -133,7 +134,8 @@ def build_runtime(
     rpc = RpcApp(
         table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds
     )
-    app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls)
+    access_log = AccessLog(sys.stderr if settings.access_log else None)
+    app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls, access_log)
     return Runtime(settings, store, services, app, tokens)
 
 
@@ -190,9 +192,6 @@ def configure_logging(settings: Settings) -> None:
         format="%(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("tessera.access").setLevel(
-        logging.INFO if settings.access_log else logging.WARNING
-    )
     logging.getLogger("_granian").setLevel(logging.WARNING)
     logging.getLogger("granian").setLevel(logging.WARNING)
 
@@ -248,7 +247,18 @@ async def _serve(runtime: Runtime, ssl_files: Any) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.stop)
-    await server.serve()
+    flusher = asyncio.create_task(_flush_every(runtime.app.access_log, 0.1))
+    try:
+        await server.serve()
+    finally:
+        flusher.cancel()
+        runtime.app.access_log.flush()
+
+
+async def _flush_every(access_log: AccessLog, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        access_log.flush()
 
 
 def create_account(settings: Settings, account_id: str | None) -> dict[str, Any]:

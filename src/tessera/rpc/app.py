@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from starlette.concurrency import run_in_threadpool
 
@@ -107,20 +107,33 @@ class SignedCall:
 def parse_form(body: bytes, content_type: str) -> list[tuple[str, str]]:
     if not body or not content_type.lower().startswith("application/x-www-form-urlencoded"):
         return []
-    return _decode_pairs(body.decode("latin-1"))
+    return decode_pairs(body)
 
 
-def _decode_pairs(text: str) -> list[tuple[str, str]]:
+def decode_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """``a=1&b=%20`` (query string or form body) to pairs, empty values kept, as
+    ``urllib.parse.parse_qsl(keep_blank_values=True)`` does, but unquoting only the pieces
+    that need it (most RPC parameters do not). Invalid UTF-8 is refused."""
     try:
-        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
-    except (UnicodeDecodeError, ValueError):
+        text = raw.decode("utf-8")
+        pairs: list[tuple[str, str]] = []
+        for piece in text.split("&"):
+            if not piece:
+                continue
+            name, _, value = piece.partition("=")
+            if "%" in piece or "+" in piece:
+                name = unquote_plus(name, errors="strict")
+                value = unquote_plus(value, errors="strict")
+            pairs.append((name, value))
+        return pairs
+    except UnicodeDecodeError:
         raise InvalidArgument(
             "Query", None, "The request parameters are not valid UTF-8."
         ) from None
 
 
 def parse_query(query_string: bytes) -> list[tuple[str, str]]:
-    return _decode_pairs(query_string.decode("latin-1"))
+    return decode_pairs(query_string)
 
 
 class RpcApp:
@@ -150,7 +163,7 @@ class RpcApp:
         record.api = "rpc"
         params: dict[str, str] = dict(request.query)
         params.update(request.form)
-        xml = self._wants_xml(params, request.headers)
+        xml = self.wants_xml(params, request.headers)
         try:
             action, ctx = self._prepare(request, params, record)
             result = await (
@@ -176,7 +189,7 @@ class RpcApp:
         return wire.status, content_type, body
 
     @staticmethod
-    def _wants_xml(params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+    def wants_xml(params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         fmt = params.get("Format")
         if fmt:
             return fmt.lower() == "xml"

@@ -97,6 +97,11 @@ def _check_session_policy(text: str) -> None:
     parse_policy(text, strict=True, kind="session")
 
 
+@functools.lru_cache(maxsize=4096)
+def _trust_policy(text: str) -> NamedPolicy:
+    return NamedPolicy("TrustPolicy", "v1", load_policy(text, "trust"), "Trust")
+
+
 def _duration(text: str | None, role_max: int) -> int:
     if text is None or text == "":
         value = DEFAULT_DURATION
@@ -186,8 +191,7 @@ class AssumeRoleService:
 
     @staticmethod
     def _trust(request: AuthzRequest, trust_policy: str) -> Verdict:
-        policy = NamedPolicy("TrustPolicy", "v1", load_policy(trust_policy, "trust"), "Trust")
-        decision = evaluate_trust(policy, request)
+        decision = evaluate_trust(_trust_policy(trust_policy), request)
         if decision.effect is Effect.ALLOW:
             return Verdict(True, "TrustPolicy", False, decision.matched, "Trusted by the role.")
         explicit = decision.effect is Effect.EXPLICIT_DENY

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tessera import __version__
-from tessera.accesslog import AccessRecord
+from tessera.accesslog import AccessLog, AccessRecord
 from tessera.errors import RequestTooLarge
 from tessera.ids import request_id as rpc_request_id
 from tessera.rpc import render
@@ -80,8 +80,16 @@ def health_app() -> Starlette:
 class TesseraApp:
     """The ASGI application served by ``tessera serve``."""
 
-    def __init__(self, rpc: RpcApp, host_id: str, max_rpc_body: int, secure: bool) -> None:
+    def __init__(
+        self,
+        rpc: RpcApp,
+        host_id: str,
+        max_rpc_body: int,
+        secure: bool,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self._rpc = rpc
+        self.access_log = access_log or AccessLog(None)
         self._host_id = host_id
         self._max_rpc_body = max_rpc_body
         self._secure = secure
@@ -103,6 +111,7 @@ class TesseraApp:
         headers = _header_map(scope)
         client = scope.get("client") or ("", 0)
         record = AccessRecord(rpc_request_id(), scope["method"], scope.get("path", "/"), client[0])
+        query: list[tuple[str, str]] = []
         try:
             query = parse_query(scope.get("query_string", b""))
             content_type = headers.get("content-type", "")
@@ -123,7 +132,7 @@ class TesseraApp:
                         self._facts(scope, headers, client[0]),
                     )
                     status, content_type_b, payload = await self._rpc.handle(request, record)
-                    await _respond(send, status, content_type_b, payload, record)
+                    await self._respond(send, status, content_type_b, payload, record)
                     return
             await self._oss_unavailable(send, record)
         except Exception as exc:  # bad framing (oversized or undecodable body) or a bug
@@ -131,10 +140,12 @@ class TesseraApp:
                 log.exception("unhandled error in request %s", record.request_id)
             wire = to_wire(exc)
             record.error_code = wire.code
+            # the body could not be read, but Format=XML in the query is still honoured
+            xml = RpcApp.wants_xml(dict(query), headers)
             content_type_b, payload = render.failure(
-                wire, record.request_id, self._host_id, xml=False
+                wire, record.request_id, self._host_id, xml=xml
             )
-            await _respond(send, wire.status, content_type_b, payload, record)
+            await self._respond(send, wire.status, content_type_b, payload, record)
 
     def _facts(self, scope: Scope, headers: dict[str, str], source_ip: str) -> RequestFacts:
         return RequestFacts(
@@ -158,7 +169,7 @@ class TesseraApp:
             f"  <HostId>{escape(self._host_id)}</HostId>\n"
             "  <EC>0000-00000000</EC>\n</Error>\n"
         ).encode()
-        await _respond(
+        await self._respond(
             send,
             501,
             b"application/xml",
@@ -167,25 +178,25 @@ class TesseraApp:
             extra=[(b"x-oss-request-id", oss_request_id.encode()), (b"x-oss-ec", b"0000-00000000")],
         )
 
-
-async def _respond(
-    send: Send,
-    status: int,
-    content_type: bytes,
-    body: bytes,
-    record: AccessRecord,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-acs-request-id", record.request_id.encode()),
-        *(extra or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    record.status = status
-    record.emit()
+    async def _respond(
+        self,
+        send: Send,
+        status: int,
+        content_type: bytes,
+        body: bytes,
+        record: AccessRecord,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-acs-request-id", record.request_id.encode()),
+            *(extra or []),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        record.status = status
+        self.access_log.write(record)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
