@@ -63,6 +63,11 @@ class Runtime:
     services: Services
     app: TesseraApp
     tokens: TokenService
+    authenticator: Authenticator
+
+    def close(self) -> None:
+        self.authenticator.close()
+        self.store.close()
 
 
 def prepare_data_dir(path: Path) -> Path:
@@ -136,7 +141,7 @@ def build_runtime(
     )
     access_log = AccessLog(sys.stderr if settings.access_log else None)
     app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls, access_log)
-    return Runtime(settings, store, services, app, tokens)
+    return Runtime(settings, store, services, app, tokens, authenticator)
 
 
 def bootstrap_root(runtime: Runtime) -> dict[str, Any]:
@@ -222,7 +227,7 @@ def serve(settings: Settings) -> int:
     try:
         asyncio.run(_serve(runtime, ssl_files))
     finally:
-        runtime.store.close()
+        runtime.close()
     return 0
 
 
@@ -271,7 +276,7 @@ def create_account(settings: Settings, account_id: str | None) -> dict[str, Any]
             "AccessKeySecret": secret,
         }
     finally:
-        runtime.store.close()
+        runtime.close()
 
 
 def list_accounts(settings: Settings) -> list[str]:
@@ -279,4 +284,4 @@ def list_accounts(settings: Settings) -> list[str]:
     try:
         return [account.account_id for account in runtime.store.list_accounts()]
     finally:
-        runtime.store.close()
+        runtime.close()

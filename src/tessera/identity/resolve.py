@@ -9,12 +9,15 @@ Must not: verify signatures (``signing`` does, with the secret returned here) or
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tessera.clock import iso8601
 from tessera.errors import (
     AccessKeyInactive,
     AccessKeyNotFound,
@@ -28,6 +31,15 @@ from tessera.store.base import IdentityStore, Role
 from tessera.sts.tokens import TokenService
 
 STS_PREFIX = "STS."
+LAST_USED_RESOLUTION = 60.0
+
+log = logging.getLogger("tessera.identity")
+
+
+def _log_failure(future: Future[None]) -> None:
+    if future.exception() is not None:
+        log.warning("could not record an AccessKey's last use: %s", future.exception())
+
 
 T = TypeVar("T")
 
@@ -79,6 +91,11 @@ class Authenticator:
         self._tokens = tokens
         self._keys = TtlCache(cache_seconds)
         self._roles = TtlCache(cache_seconds)
+        self._last_touch: dict[str, float] = {}
+        self._toucher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-last-used")
+
+    def close(self) -> None:
+        self._toucher.shutdown(wait=True)
 
     def invalidate(self) -> None:
         self._keys.clear()
@@ -93,7 +110,20 @@ class Authenticator:
             return self._session(access_key_id, security_token, now)
         if security_token:
             raise SecurityTokenMismatch()
-        return self._keys.get_or_load(access_key_id, lambda: self._permanent(access_key_id))
+        found = self._keys.get_or_load(access_key_id, lambda: self._permanent(access_key_id))
+        self._note_use(access_key_id, now)
+        return found
+
+    def _note_use(self, access_key_id: str, now: float) -> None:
+        """Record the key's last use for GetAccessKeyLastUsed: at most one write a minute
+        per key, made by a worker thread so the request never waits for it."""
+        if now - self._last_touch.get(access_key_id, 0.0) < LAST_USED_RESOLUTION:
+            return
+        if len(self._last_touch) > 100_000:
+            self._last_touch.clear()
+        self._last_touch[access_key_id] = now
+        future = self._toucher.submit(self._store.touch_access_key, access_key_id, iso8601(now))
+        future.add_done_callback(_log_failure)
 
     def _permanent(self, access_key_id: str) -> Authenticated:
         key = self._store.get_access_key(access_key_id)
