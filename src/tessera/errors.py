@@ -39,6 +39,7 @@ looked up through the class MRO so a subclass inherits its parent's rendering.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -90,22 +91,27 @@ class MalformedPolicy(ClientError):
         self.detail = detail
 
 
+def kind_words(kind: str) -> str:
+    """``User.AccessKey`` → ``user access key``: the entity as RAM's messages name it."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind.replace(".", " ")).lower()
+
+
 class NotFound(ClientError):
     """``kind`` is dotted like the wire sub-code: ``User``, ``User.AccessKey``…"""
 
-    fmt = "The {kind} does not exist: {name}"
+    fmt = "The {what} does not exist."
 
     def __init__(self, kind: str, name: str = "", message: str | None = None) -> None:
-        super().__init__(message, kind=kind, name=name)
+        super().__init__(message, kind=kind, name=name, what=kind_words(kind))
         self.kind = kind
         self.name = name
 
 
 class AlreadyExists(ClientError):
-    fmt = "The {kind} does already EXIST: {name}"
+    fmt = "The {what} does already EXIST."
 
     def __init__(self, kind: str, name: str = "", message: str | None = None) -> None:
-        super().__init__(message, kind=kind, name=name)
+        super().__init__(message, kind=kind, name=name, what=kind_words(kind))
         self.kind = kind
         self.name = name
 

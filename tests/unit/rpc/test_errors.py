@@ -55,3 +55,10 @@ def test_unknown_exceptions_are_internal_errors() -> None:
     wire = to_wire(ValueError("boom"))
     assert (wire.code, wire.status) == ("InternalError", 500)
     assert "boom" not in wire.message
+
+
+def test_entity_messages_read_as_rams() -> None:
+    # spec/sts-ram.md §3.9: "The user does not exist.", "The role does already EXIST."
+    assert to_wire(e.NotFound("User", "alice")).message == "The user does not exist."
+    assert to_wire(e.AlreadyExists("Role", "x")).message == "The role does already EXIST."
+    assert to_wire(e.NotFound("User.AccessKey")).message == "The user access key does not exist."
