@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tessera import __version__
 from tessera.config import SettingsError, load_settings
+from tessera.errors import TesseraError
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return runtime.serve(settings)  # type: ignore[arg-type]
     if args.command == "account" and args.account_command == "create":
-        created = runtime.create_account(settings, args.account_id)  # type: ignore[arg-type]
+        try:
+            created = runtime.create_account(settings, args.account_id)  # type: ignore[arg-type]
+        except TesseraError as exc:
+            print(f"tessera: account {args.account_id or ''}: {exc.message}", file=sys.stderr)
+            return 1
         print(json.dumps(created, indent=2))
         return 0
     if args.command == "account" and args.account_command == "list":

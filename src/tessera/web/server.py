@@ -40,16 +40,27 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def _header_map(scope: Scope) -> dict[str, str]:
+    """Header names as ASGI gives them (lower case); repeated headers joined with commas."""
     headers: dict[str, str] = {}
     for name, value in scope["headers"]:
-        key = name.decode("latin-1").lower()
+        key = name.decode("latin-1")
         text = value.decode("latin-1")
         headers[key] = f"{headers[key]},{text}" if key in headers else text
     return headers
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than ``limit`` bytes."""
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes — up front when
+    Content-Length says so. A request that announces no body is not read at all: most RPC
+    clients send ``Content-Length: 0``, and skipping the read saves a trip into the server."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        if declared.strip() == "0":
+            return b""
+        if declared.strip().isdigit() and int(declared) > limit:
+            raise RequestTooLarge(limit)
+    elif "transfer-encoding" not in headers:
+        return b""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -119,7 +130,7 @@ class TesseraApp:
                 FORM_TYPE
             )
             if _is_rpc_query(query, headers) or form_candidate:
-                body = await read_body(receive, self._max_rpc_body)
+                body = await read_body(receive, headers, self._max_rpc_body)
                 form = parse_form(body, content_type)
                 if _is_rpc_query(query, headers) or any(name == "Action" for name, _ in form):
                     request = RpcRequest(
