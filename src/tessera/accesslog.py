@@ -8,11 +8,12 @@ AccessKeyId and names. Fields are set by name, so nothing else can slip in.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TextIO
+
+import orjson
 
 
 @dataclass(slots=True)
@@ -53,7 +54,7 @@ class AccessRecord:
             "error_code": self.error_code,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        return orjson.dumps(fields).decode()
 
 
 class AccessLog:

@@ -78,7 +78,7 @@ class NonceCache:
             del seen[oldest_key]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per-request record; not frozen: frozen __init__ costs ~3x
 class RpcRequest:
     """The parts of an HTTP request the RPC pipeline reads."""
 
@@ -91,7 +91,7 @@ class RpcRequest:
     facts: RequestFacts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per-request record (see RpcRequest)
 class SignedCall:
     """What the signature scheme says about the call, before the secret is known."""
 

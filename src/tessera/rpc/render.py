@@ -7,10 +7,11 @@ Must not: decide codes or statuses (``rpc.errors`` does) or see the request beyo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
+
+import orjson
 
 from tessera.rpc.errors import WireError
 
@@ -48,7 +49,7 @@ def success(
     payload: dict[str, Any] = {"RequestId": request_id, **body}
     if xml:
         return XML_TYPE, to_xml(f"{action}Response", payload)
-    return JSON_TYPE, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return JSON_TYPE, orjson.dumps(payload)
 
 
 def failure(
@@ -71,4 +72,4 @@ def failure(
         payload.update(extra)
     if xml:
         return XML_TYPE, to_xml("Error", payload)
-    return JSON_TYPE, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return JSON_TYPE, orjson.dumps(payload)
