@@ -45,6 +45,7 @@ KEYRING_SETTING = "sts.keyring"
 KEYRING_ROTATED_SETTING = "sts.keyring.rotated_at"
 KEY_ROTATION_SECONDS = 30 * 86400
 MAX_TOKEN_LIFETIME = 43200
+KEYRING_CHECK_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class Runtime:
     app: TesseraApp
     tokens: TokenService
     authenticator: Authenticator
+    box: SecretBox
+    clock: Clock
 
     def close(self) -> None:
         self.authenticator.close()
@@ -88,17 +91,25 @@ def load_master_key(settings: Settings) -> MasterKey:
     return key
 
 
+def read_keyring(store: IdentityStore, box: SecretBox) -> Keyring | None:
+    """The token keyring as stored (encrypted under the master key), if there is one."""
+    sealed = store.get_setting(KEYRING_SETTING)
+    if sealed is None:
+        return None
+    return Keyring.from_dict(json.loads(box.decrypt(sealed, KEYRING_SETTING)))
+
+
 def load_keyring(store: IdentityStore, box: SecretBox, now: float) -> Keyring:
     """The token keyring: created on first start, rotated every 30 days, old keys retired
-    once every token they sealed has expired."""
-    sealed = store.get_setting(KEYRING_SETTING)
-    keyring = (
-        Keyring.from_dict(json.loads(box.decrypt(sealed, KEYRING_SETTING)))
-        if sealed is not None
-        else Keyring.generate()
-    )
+    once every token they sealed has expired. Runs at start and hourly while serving.
+
+    Several nodes sharing one store converge on the stored keyring (a node reloads it when
+    a token names a key it has not seen); two nodes rotating in the same instant would race,
+    the last write winning — rotate from one node if you run several."""
+    stored = read_keyring(store, box)
+    keyring = stored if stored is not None else Keyring.generate()
     rotated_at = float(store.get_setting(KEYRING_ROTATED_SETTING) or now)
-    changed = sealed is None
+    changed = stored is None
     if now - rotated_at >= KEY_ROTATION_SECONDS:
         keyring, rotated_at, changed = keyring.rotate(now), now, True
     for kid in keyring.retirable(now, MAX_TOKEN_LIFETIME):
@@ -124,7 +135,15 @@ def build_runtime(
     box = SecretBox(load_master_key(settings))
     store = open_sqlite_store(settings.data_dir / STORE_FILE)
     tokens = TokenService(load_keyring(store, box, clock.now()))
-    authenticator = Authenticator(store, box.decrypt, tokens, settings.policy_cache_seconds)
+
+    def reload_keyring() -> None:
+        stored = read_keyring(store, box)
+        if stored is not None:
+            tokens.update_keyring(stored)
+
+    authenticator = Authenticator(
+        store, box.decrypt, tokens, settings.policy_cache_seconds, reload_keyring
+    )
     policies = PolicyResolver(store, settings.policy_cache_seconds)
 
     def invalidate() -> None:
@@ -142,7 +161,7 @@ def build_runtime(
     )
     access_log = AccessLog(sys.stderr if settings.access_log else None)
     app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls, access_log)
-    return Runtime(settings, store, services, app, tokens, authenticator)
+    return Runtime(settings, store, services, app, tokens, authenticator, box, clock)
 
 
 def bootstrap_root(runtime: Runtime) -> dict[str, Any]:
@@ -265,11 +284,31 @@ async def _serve(runtime: Runtime, ssl_files: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.stop)
     flusher = asyncio.create_task(_flush_every(runtime.app.access_log, 0.1))
+    keeper = asyncio.create_task(_keep_keyring(runtime, KEYRING_CHECK_SECONDS))
     try:
         await server.serve()
     finally:
         flusher.cancel()
+        keeper.cancel()
         runtime.app.access_log.flush()
+
+
+async def _keep_keyring(runtime: Runtime, seconds: float) -> None:
+    """Rotate and retire token keys on schedule while the server runs."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            refresh_keyring(runtime)
+        except Exception:  # a failed rotation must not stop the server; tokens still verify
+            log.exception("token keyring maintenance failed")
+
+
+def refresh_keyring(runtime: Runtime) -> None:
+    keyring = load_keyring(runtime.store, runtime.box, runtime.clock.now())
+    if keyring.kids != runtime.tokens.keyring.kids or (
+        keyring.current.kid != runtime.tokens.keyring.current.kid
+    ):
+        runtime.tokens.update_keyring(keyring)
 
 
 async def _flush_every(access_log: AccessLog, seconds: float) -> None:

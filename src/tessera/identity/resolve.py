@@ -22,16 +22,18 @@ from tessera.errors import (
     AccessKeyInactive,
     AccessKeyNotFound,
     SecurityTokenInvalid,
+    SecurityTokenMalformed,
     SecurityTokenMismatch,
     SecurityTokenMissing,
 )
 from tessera.identity.model import Caller, IdentityType
 from tessera.policy import NamedPolicy, load_policy
 from tessera.store.base import IdentityStore, Role
-from tessera.sts.tokens import TokenService
+from tessera.sts.tokens import TokenService, key_id_of
 
 STS_PREFIX = "STS."
 LAST_USED_RESOLUTION = 60.0
+KEYRING_RELOAD_INTERVAL = 5.0
 
 log = logging.getLogger("tessera.identity")
 
@@ -85,7 +87,10 @@ class Authenticator:
         decrypt_secret: Callable[[str, str], str],
         tokens: TokenService,
         cache_seconds: float = 5.0,
+        reload_keyring: Callable[[], None] | None = None,
     ) -> None:
+        self._reload_keyring = reload_keyring
+        self._last_keyring_reload = -KEYRING_RELOAD_INTERVAL
         self._store = store
         self._decrypt = decrypt_secret
         self._tokens = tokens
@@ -145,7 +150,12 @@ class Authenticator:
         return Authenticated(caller, secret)
 
     def _session(self, access_key_id: str, token: str, now: float) -> Authenticated:
-        claims = self._tokens.open(token, now=now, access_key_id=access_key_id)
+        try:
+            claims = self._tokens.open(token, now=now, access_key_id=access_key_id)
+        except SecurityTokenMalformed:
+            if not self._reload_keyring_for(token):
+                raise
+            claims = self._tokens.open(token, now=now, access_key_id=access_key_id)
         role_id = self._roles.get_or_load(
             (claims.account_id, claims.role_name.lower()),
             lambda: self._role_id(claims.account_id, claims.role_name),
@@ -164,6 +174,19 @@ class Authenticator:
             source_identity=claims.source_identity,
         )
         return Authenticated(caller, self._tokens.secret_for(claims))
+
+    def _reload_keyring_for(self, token: str) -> bool:
+        """A token sealed with a key this node has not loaded (another node rotated the
+        shared keyring): reload the keyring, at most every few seconds. True if reloaded."""
+        kid = key_id_of(token)
+        if kid is None or self._tokens.knows(kid) or self._reload_keyring is None:
+            return False
+        now = time.monotonic()
+        if now - self._last_keyring_reload < KEYRING_RELOAD_INTERVAL:
+            return False
+        self._last_keyring_reload = now
+        self._reload_keyring()
+        return self._tokens.knows(kid)
 
     def _role_id(self, account_id: str, role_name: str) -> str | None:
         role = self._store.get_role(account_id, role_name)

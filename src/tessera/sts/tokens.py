@@ -230,6 +230,16 @@ def _decode_text(token: str) -> bytes:
     return blob
 
 
+def key_id_of(security_token: str) -> str | None:
+    """The key id a token names in its (authenticated, not secret) header, or ``None`` for
+    text that is not a token; lets a node notice a key it has not loaded yet."""
+    try:
+        blob = _decode_text(security_token)
+    except SecurityTokenMalformed:
+        return None
+    return blob[1:_HEADER_BYTES].hex() if len(blob) >= _HEADER_BYTES else None
+
+
 def _secret(key: _TokenKey, access_key_id: str) -> str:
     message = _SECRET_INFO + access_key_id.encode("utf-8", "surrogatepass")
     digest = hmac.digest(key.secret_key, message, hashlib.sha512)
@@ -255,6 +265,9 @@ class TokenService:
     @property
     def keyring(self) -> Keyring:
         return self._keyring
+
+    def knows(self, kid: str) -> bool:
+        return kid in self._keys
 
     def update_keyring(self, keyring: Keyring) -> None:
         """Use a rotated or pruned keyring from now on; forgets every opened token."""
