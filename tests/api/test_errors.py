@@ -775,6 +775,13 @@ def test_untrusted_caller(broker: Any, world: World) -> None:
     err = broker.fails("AssumeRole", role_arn=world.picky_role.arn, role_session_name="s1")
     expect(err, "NoPermission", 403)
     assert err.message.startswith(NO_PERMISSION), err
+    # the denial names the trust policy as the one that refused, implicitly
+    detail = err.data["AccessDeniedDetail"]
+    assert (detail["PolicyType"], detail["NoPermissionType"]) == (
+        "AssumeRolePolicy",
+        "ImplicitDeny",
+    )
+    assert detail["AuthAction"] == "sts:AssumeRole"
 
 
 def test_external_id_mismatch(broker: Any, world: World) -> None:

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from tessera.identity.model import Caller, IdentityType
 from tessera.policy import AuthzRequest, Decision, Effect, NamedPolicy, StatementRef, evaluate
 
+_POLICY_TYPES = {
+    "SessionPolicy": "SessionPolicy",
+    "TrustPolicy": "AssumeRolePolicy",
+}
 _PRINCIPAL_TYPES = {
     IdentityType.ACCOUNT: "Account",
     IdentityType.RAM_USER: "SubUser",
@@ -35,11 +39,7 @@ class Verdict:
     def detail(self, caller: Caller, action: str) -> dict[str, str]:
         """``AccessDeniedDetail`` as newer Alibaba services return it."""
         return {
-            "PolicyType": (
-                "SessionPolicy"
-                if self.policy_kind == "SessionPolicy"
-                else "AccountLevelIdentityBasedPolicy"
-            ),
+            "PolicyType": _POLICY_TYPES.get(self.policy_kind, "AccountLevelIdentityBasedPolicy"),
             "NoPermissionType": "ExplicitDeny" if self.explicit else "ImplicitDeny",
             "AuthAction": action,
             "AuthPrincipalType": _PRINCIPAL_TYPES[caller.identity_type],

@@ -65,6 +65,11 @@ class Action:
     resource: ResourceOf | None = None
     blocking: bool = True
 
+    @property
+    def service(self) -> str:
+        """``sts`` or ``ram``: the prefix of this action's name in logs and policies."""
+        return "sts" if self.version == STS_VERSION else "ram"
+
 
 @dataclass
 class ActionTable:

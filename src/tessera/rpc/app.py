@@ -205,7 +205,7 @@ class RpcApp:
         else:
             call, verify = self._classify_v1(request, params)
         action = self._table.lookup(call.version, call.action)
-        record.action = f"{'sts' if action.version == '2015-04-01' else 'ram'}:{action.name}"
+        record.action = f"{action.service}:{action.name}"
         record.access_key_id = call.access_key_id
         now = self._clock.now()
         authenticated = self._authenticator.authenticate(

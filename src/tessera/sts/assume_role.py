@@ -187,7 +187,9 @@ class AssumeRoleService:
         if on_verdict is not None:
             on_verdict("sts:AssumeRole", resource, verdict.decision_label)
         if not verdict.allowed:
-            raise AccessDenied("sts:AssumeRole", resource, verdict.explanation)
+            denied = AccessDenied("sts:AssumeRole", resource, verdict.explanation)
+            denied.detail = verdict.detail(caller, "sts:AssumeRole")
+            raise denied
 
     @staticmethod
     def _trust(request: AuthzRequest, trust_policy: str) -> Verdict:
