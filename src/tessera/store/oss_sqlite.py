@@ -1,0 +1,617 @@
+"""The SQLite OSS metadata store: the ``oss_*`` tables, beside the identity tables in one file.
+
+Owns: the SQL of every ``OssMetadataStore`` method, one connection per thread (WAL), writes in
+``BEGIN IMMEDIATE`` transactions (so check-then-write, row swaps and blob reference checks are
+atomic across threads and processes), and the range-scan callbacks that ``oss_base.list_page``
+walks: each is one ``ORDER BY`` query on a primary key with a lower and an upper bound and a
+``LIMIT``, read lazily, never ``OFFSET`` and never the whole bucket.
+Must not: validate input, touch blobs, or let an ``sqlite3`` exception escape (errors go through
+``tessera.store.sqlite.translate_errors``). Schema comes only from the numbered migrations,
+applied by the shared runner, so this store and the identity store can open the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from tessera.clock import SystemClock, iso8601
+from tessera.errors import AlreadyExists, DeleteConflict, InternalError, NotFound
+from tessera.store.migrations import apply_sqlite_migrations
+from tessera.store.oss_base import (
+    Bound,
+    Bucket,
+    ListPage,
+    MultipartUpload,
+    ObjectAttrs,
+    ObjectChanged,
+    ObjectMeta,
+    ObjectType,
+    Part,
+    PartPage,
+    Scan,
+    UploadPage,
+    freed,
+    list_page,
+    part_page,
+    start_bound,
+    upload_page,
+)
+from tessera.store.sqlite import _connect, _enable_wal, translate_errors
+
+Row = sqlite3.Row
+StatementHook = Callable[[str], None]
+
+_UPSERT_OBJECT = (
+    "INSERT OR REPLACE INTO oss_objects (bucket, object_key, blob_id, size, etag, crc64,"
+    " last_modified, object_type, content_type, acl, storage_class, user_meta, cache_control,"
+    " content_disposition, content_encoding, expires) VALUES (:bucket, :key, :blob_id, :size,"
+    " :etag, :crc64, :last_modified, :object_type, :content_type, :acl, :storage_class,"
+    " :user_meta, :cache_control, :content_disposition, :content_encoding, :expires)"
+)
+_INSERT_UPLOAD = (
+    "INSERT INTO oss_uploads (bucket, object_key, upload_id, initiated, owner_account_id,"
+    " content_type, acl, storage_class, user_meta, cache_control, content_disposition,"
+    " content_encoding, expires) VALUES (:bucket, :key, :upload_id, :initiated, :owner,"
+    " :content_type, :acl, :storage_class, :user_meta, :cache_control, :content_disposition,"
+    " :content_encoding, :expires)"
+)
+_BUCKET_IN_USE = (
+    "SELECT EXISTS (SELECT 1 FROM oss_objects WHERE bucket = :b)"
+    " OR EXISTS (SELECT 1 FROM oss_uploads WHERE bucket = :b)"
+)
+_UPSERT_PART = (
+    "INSERT OR REPLACE INTO oss_parts (upload_id, part_number, blob_id, size, etag, crc64,"
+    " last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_REFERENCED = (
+    "SELECT EXISTS (SELECT 1 FROM oss_objects WHERE blob_id = :b)"
+    " OR EXISTS (SELECT 1 FROM oss_parts WHERE blob_id = :b)"
+)
+
+# Range scans: ``key >= :k`` bounds the index range; ``(key > :k OR :incl)`` only filters the
+# row equal to :k. Two variants each, with and without an upper bound, all literal SQL.
+_SCAN_OBJECTS = {
+    False: "SELECT * FROM oss_objects WHERE bucket = :owner AND object_key >= :k"
+    " AND (object_key > :k OR :incl) ORDER BY object_key LIMIT :limit",
+    True: "SELECT * FROM oss_objects WHERE bucket = :owner AND object_key >= :k"
+    " AND (object_key > :k OR :incl) AND object_key < :below ORDER BY object_key LIMIT :limit",
+}
+_SCAN_UPLOADS = {
+    False: "SELECT * FROM oss_uploads WHERE bucket = :owner AND object_key >= :k"
+    " AND (object_key > :k OR (:incl AND upload_id > :id)) ORDER BY object_key, upload_id"
+    " LIMIT :limit",
+    True: "SELECT * FROM oss_uploads WHERE bucket = :owner AND object_key >= :k"
+    " AND (object_key > :k OR (:incl AND upload_id > :id)) AND object_key < :below"
+    " ORDER BY object_key, upload_id LIMIT :limit",
+}
+_SCAN_BUCKETS = {
+    False: "SELECT * FROM oss_buckets WHERE owner_account_id = :owner AND name >= :k"
+    " AND (name > :k OR :incl) ORDER BY name LIMIT :limit",
+    True: "SELECT * FROM oss_buckets WHERE owner_account_id = :owner AND name >= :k"
+    " AND (name > :k OR :incl) AND name < :below ORDER BY name LIMIT :limit",
+}
+
+
+def open_sqlite_oss_store(
+    path: str | os.PathLike[str],
+    *,
+    busy_timeout: float = 30.0,
+    on_statement: StatementHook | None = None,
+) -> SqliteOssStore:
+    """Open (creating and migrating as needed) the OSS metadata store at ``path``; the file may
+    be the identity store's own. ``on_statement`` sees every SQL statement (tests, debugging)."""
+    store = SqliteOssStore(path, busy_timeout=busy_timeout, on_statement=on_statement)
+    store.migrate()
+    return store
+
+
+# ---- rows <-> records ---------------------------------------------------------------------
+
+
+def _attrs(row: Row) -> ObjectAttrs:
+    return ObjectAttrs(
+        content_type=row["content_type"],
+        acl=row["acl"],
+        storage_class=row["storage_class"],
+        user_meta=tuple((str(n), str(v)) for n, v in json.loads(row["user_meta"])),
+        cache_control=row["cache_control"],
+        content_disposition=row["content_disposition"],
+        content_encoding=row["content_encoding"],
+        expires=row["expires"],
+    )
+
+
+def _attr_params(attrs: ObjectAttrs) -> dict[str, Any]:
+    return {
+        "content_type": attrs.content_type,
+        "acl": attrs.acl,
+        "storage_class": attrs.storage_class,
+        "user_meta": json.dumps([list(pair) for pair in attrs.user_meta]),
+        "cache_control": attrs.cache_control,
+        "content_disposition": attrs.content_disposition,
+        "content_encoding": attrs.content_encoding,
+        "expires": attrs.expires,
+    }
+
+
+def _bucket(row: Row) -> Bucket:
+    return Bucket(
+        name=row["name"],
+        owner_account_id=row["owner_account_id"],
+        region=row["region"],
+        created_at=row["created_at"],
+        acl=row["acl"],
+        storage_class=row["storage_class"],
+        policy=row["policy"],
+    )
+
+
+def _object(row: Row) -> ObjectMeta:
+    return ObjectMeta(
+        bucket=row["bucket"],
+        key=row["object_key"],
+        blob_id=row["blob_id"],
+        size=int(row["size"]),
+        etag=row["etag"],
+        crc64=int(row["crc64"]),
+        last_modified=row["last_modified"],
+        object_type=ObjectType(row["object_type"]),
+        attrs=_attrs(row),
+    )
+
+
+def _object_params(meta: ObjectMeta) -> dict[str, Any]:
+    return {
+        "bucket": meta.bucket,
+        "key": meta.key,
+        "blob_id": meta.blob_id,
+        "size": meta.size,
+        "etag": meta.etag,
+        "crc64": str(meta.crc64),
+        "last_modified": meta.last_modified,
+        "object_type": str(meta.object_type),
+        **_attr_params(meta.attrs),
+    }
+
+
+def _upload(row: Row) -> MultipartUpload:
+    return MultipartUpload(
+        bucket=row["bucket"],
+        key=row["object_key"],
+        upload_id=row["upload_id"],
+        initiated=row["initiated"],
+        owner_account_id=row["owner_account_id"],
+        attrs=_attrs(row),
+    )
+
+
+def _part(row: Row) -> Part:
+    return Part(
+        upload_id=row["upload_id"],
+        part_number=int(row["part_number"]),
+        blob_id=row["blob_id"],
+        size=int(row["size"]),
+        etag=row["etag"],
+        crc64=int(row["crc64"]),
+        last_modified=row["last_modified"],
+    )
+
+
+# ---- small queries inside a transaction ---------------------------------------------------
+
+
+def _require_bucket(conn: sqlite3.Connection, name: str) -> None:
+    if conn.execute("SELECT 1 FROM oss_buckets WHERE name = ?", (name,)).fetchone() is None:
+        raise NotFound("Bucket", name)
+
+
+def _current_object(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectMeta | None:
+    row = conn.execute(
+        "SELECT * FROM oss_objects WHERE bucket = ? AND object_key = ?", (bucket, key)
+    ).fetchone()
+    return None if row is None else _object(row)
+
+
+def _require_upload(conn: sqlite3.Connection, bucket: str, key: str, upload_id: str) -> None:
+    row = conn.execute(
+        "SELECT 1 FROM oss_uploads WHERE bucket = ? AND object_key = ? AND upload_id = ?",
+        (bucket, key, upload_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound("Upload", upload_id)
+
+
+def _part_blobs(conn: sqlite3.Connection, upload_id: str) -> dict[int, str]:
+    rows = conn.execute(
+        "SELECT part_number, blob_id FROM oss_parts WHERE upload_id = ?", (upload_id,)
+    ).fetchall()
+    return {int(row[0]): str(row[1]) for row in rows}
+
+
+def _drop_upload(conn: sqlite3.Connection, upload_id: str) -> list[str]:
+    """Delete an upload and its parts; returns the part blob ids (referenced or not)."""
+    blobs = list(_part_blobs(conn, upload_id).values())
+    conn.execute("DELETE FROM oss_parts WHERE upload_id = ?", (upload_id,))
+    conn.execute("DELETE FROM oss_uploads WHERE upload_id = ?", (upload_id,))
+    return blobs
+
+
+def _is_referenced(conn: sqlite3.Connection, blob_id: str) -> bool:
+    return bool(conn.execute(_REFERENCED, {"b": blob_id}).fetchone()[0])
+
+
+def _freed(conn: sqlite3.Connection, candidates: Sequence[str | None]) -> list[str]:
+    return freed(candidates, lambda blob: _is_referenced(conn, blob))
+
+
+def _remove_object(conn: sqlite3.Connection, bucket: str, key: str) -> str | None:
+    row = conn.execute(
+        "DELETE FROM oss_objects WHERE bucket = ? AND object_key = ? RETURNING blob_id",
+        (bucket, key),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _check_expectations(
+    conn: sqlite3.Connection, meta: ObjectMeta, if_absent: bool, expect_blob_id: str | None
+) -> str | None:
+    """The current blob id, after refusing a forbidden overwrite or an unexpected version."""
+    current = _current_object(conn, meta.bucket, meta.key)
+    if if_absent and current is not None:
+        raise AlreadyExists("Object", meta.key)
+    if expect_blob_id is not None and (current is None or current.blob_id != expect_blob_id):
+        raise ObjectChanged(meta.bucket, meta.key, current)
+    return None if current is None else current.blob_id
+
+
+def _scanner(
+    conn: sqlite3.Connection, queries: dict[bool, str], owner: str, convert: Callable[[Row], Any]
+) -> Scan[Any]:
+    """A ``Scan`` running one bounded, lazily read range query per call."""
+
+    def scan(bound: Bound, below: str | None, limit: int) -> Iterator[Any]:
+        params = {
+            "owner": owner,
+            "k": bound.key,
+            "incl": bound.inclusive or bound.id_after is not None,
+            "id": "" if bound.inclusive else (bound.id_after or ""),
+            "below": below,
+            "limit": limit,
+        }
+        cursor = conn.execute(queries[below is not None], params)
+        try:
+            for row in cursor:
+                yield convert(row)
+        finally:
+            cursor.close()
+
+    return scan
+
+
+class SqliteOssStore:
+    """``OssMetadataStore`` on one SQLite file. Use ``open_sqlite_oss_store``; ``close`` at exit."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 30.0,
+        on_statement: StatementHook | None = None,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._timeout = busy_timeout
+        self._on_statement = on_statement
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._closed = False
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (identity ones too: the runner keeps one version line)."""
+        with translate_errors():
+            conn = self._connection()
+            _enable_wal(conn, self._timeout)
+            return apply_sqlite_migrations(conn, iso8601(SystemClock().now()))
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self._path, self._timeout)
+            conn.set_trace_callback(self._on_statement)
+            with self._guard:
+                if self._closed:
+                    conn.close()
+                    raise InternalError("the OSS metadata store is closed")
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for reads that take more than one statement."""
+        with translate_errors():
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with translate_errors():
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _one(self, query: str, params: Sequence[Any] | dict[str, Any]) -> Row | None:
+        with translate_errors():
+            row: Row | None = self._connection().execute(query, params).fetchone()
+            return row
+
+    # ---- buckets --------------------------------------------------------------------------
+
+    def create_bucket(self, bucket: Bucket) -> None:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM oss_buckets WHERE name = ?", (bucket.name,)).fetchone():
+                raise AlreadyExists("Bucket", bucket.name)
+            conn.execute(
+                "INSERT INTO oss_buckets (name, owner_account_id, region, created_at, acl,"
+                " storage_class, policy) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bucket.name,
+                    bucket.owner_account_id,
+                    bucket.region,
+                    bucket.created_at,
+                    bucket.acl,
+                    bucket.storage_class,
+                    bucket.policy,
+                ),
+            )
+
+    def get_bucket(self, name: str) -> Bucket | None:
+        row = self._one("SELECT * FROM oss_buckets WHERE name = ?", (name,))
+        return None if row is None else _bucket(row)
+
+    def delete_bucket(self, name: str) -> None:
+        with self._write() as conn:
+            _require_bucket(conn, name)
+            if conn.execute(_BUCKET_IN_USE, {"b": name}).fetchone()[0]:
+                raise DeleteConflict("Bucket")
+            conn.execute("DELETE FROM oss_buckets WHERE name = ?", (name,))
+
+    def list_buckets(
+        self, owner_account_id: str, *, prefix: str = "", marker: str = "", max_keys: int = 100
+    ) -> ListPage[Bucket]:
+        with self._read() as conn:
+            scan = _scanner(conn, _SCAN_BUCKETS, owner_account_id, _bucket)
+            return list_page(
+                scan, _bucket_name, prefix=prefix, delimiter="", marker=marker, max_keys=max_keys
+            )
+
+    def put_bucket_acl(self, name: str, acl: str) -> None:
+        self._update_bucket(name, "UPDATE oss_buckets SET acl = ? WHERE name = ?", acl)
+
+    def put_bucket_policy(self, name: str, policy: str) -> None:
+        self._update_bucket(name, "UPDATE oss_buckets SET policy = ? WHERE name = ?", policy)
+
+    def get_bucket_policy(self, name: str) -> str | None:
+        bucket = self.get_bucket(name)
+        if bucket is None:
+            raise NotFound("Bucket", name)
+        return bucket.policy
+
+    def delete_bucket_policy(self, name: str) -> None:
+        self._update_bucket(name, "UPDATE oss_buckets SET policy = ? WHERE name = ?", None)
+
+    def _update_bucket(self, name: str, query: str, value: str | None) -> None:
+        with self._write() as conn:
+            if conn.execute(query, (value, name)).rowcount == 0:
+                raise NotFound("Bucket", name)
+
+    # ---- objects --------------------------------------------------------------------------
+
+    def put_object(
+        self, meta: ObjectMeta, *, if_absent: bool = False, expect_blob_id: str | None = None
+    ) -> str | None:
+        with self._write() as conn:
+            _require_bucket(conn, meta.bucket)
+            old = _check_expectations(conn, meta, if_absent, expect_blob_id)
+            conn.execute(_UPSERT_OBJECT, _object_params(meta))
+            released = _freed(conn, [old])
+        return released[0] if released else None
+
+    def get_object(self, bucket: str, key: str) -> ObjectMeta | None:
+        row = self._one(
+            "SELECT * FROM oss_objects WHERE bucket = ? AND object_key = ?", (bucket, key)
+        )
+        return None if row is None else _object(row)
+
+    def delete_object(self, bucket: str, key: str) -> str | None:
+        released = self.delete_objects(bucket, [key])
+        return released[0] if released else None
+
+    def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[str]:
+        with self._write() as conn:
+            _require_bucket(conn, bucket)
+            removed = [_remove_object(conn, bucket, key) for key in keys]
+            return _freed(conn, removed)
+
+    def put_object_acl(self, bucket: str, key: str, acl: str) -> None:
+        with self._write() as conn:
+            _require_bucket(conn, bucket)
+            cursor = conn.execute(
+                "UPDATE oss_objects SET acl = ? WHERE bucket = ? AND object_key = ?",
+                (acl, bucket, key),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound("Object", key)
+
+    def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        marker: str = "",
+        max_keys: int = 100,
+    ) -> ListPage[ObjectMeta]:
+        with self._read() as conn:
+            _require_bucket(conn, bucket)
+            scan = _scanner(conn, _SCAN_OBJECTS, bucket, _object)
+            return list_page(
+                scan,
+                _object_key,
+                prefix=prefix,
+                delimiter=delimiter,
+                marker=marker,
+                max_keys=max_keys,
+            )
+
+    # ---- multipart ------------------------------------------------------------------------
+
+    def create_upload(self, upload: MultipartUpload) -> None:
+        with self._write() as conn:
+            _require_bucket(conn, upload.bucket)
+            found = conn.execute(
+                "SELECT 1 FROM oss_uploads WHERE upload_id = ?", (upload.upload_id,)
+            ).fetchone()
+            if found is not None:
+                raise AlreadyExists("Upload", upload.upload_id)
+            conn.execute(
+                _INSERT_UPLOAD,
+                {
+                    "bucket": upload.bucket,
+                    "key": upload.key,
+                    "upload_id": upload.upload_id,
+                    "initiated": upload.initiated,
+                    "owner": upload.owner_account_id,
+                    **_attr_params(upload.attrs),
+                },
+            )
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload | None:
+        row = self._one(
+            "SELECT * FROM oss_uploads WHERE bucket = ? AND object_key = ? AND upload_id = ?",
+            (bucket, key, upload_id),
+        )
+        return None if row is None else _upload(row)
+
+    def put_part(self, bucket: str, key: str, part: Part) -> str | None:
+        with self._write() as conn:
+            _require_upload(conn, bucket, key, part.upload_id)
+            old = _part_blobs(conn, part.upload_id).get(part.part_number)
+            conn.execute(
+                _UPSERT_PART,
+                (
+                    part.upload_id,
+                    part.part_number,
+                    part.blob_id,
+                    part.size,
+                    part.etag,
+                    str(part.crc64),
+                    part.last_modified,
+                ),
+            )
+            released = _freed(conn, [old])
+        return released[0] if released else None
+
+    def list_parts(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        *,
+        part_number_marker: int = 0,
+        max_parts: int = 1000,
+    ) -> PartPage:
+        with self._read() as conn:
+            _require_upload(conn, bucket, key, upload_id)
+            rows = conn.execute(
+                "SELECT * FROM oss_parts WHERE upload_id = ? AND part_number > ?"
+                " ORDER BY part_number LIMIT ?",
+                (upload_id, part_number_marker, max(max_parts, 0) + 1),
+            ).fetchall()
+        return part_page([_part(row) for row in rows], max_parts)
+
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadPage:
+        with self._read() as conn:
+            _require_bucket(conn, bucket)
+            page = list_page(
+                _scanner(conn, _SCAN_UPLOADS, bucket, _upload),
+                _upload_key,
+                prefix=prefix,
+                delimiter=delimiter,
+                marker=key_marker,
+                max_keys=max_uploads,
+                first=start_bound(prefix, key_marker, upload_id_marker),
+            )
+        return upload_page(page)
+
+    def complete_upload(
+        self, upload_id: str, parts: Sequence[Part], meta: ObjectMeta, *, if_absent: bool = False
+    ) -> list[str]:
+        with self._write() as conn:
+            _require_upload(conn, meta.bucket, meta.key, upload_id)
+            stored = _part_blobs(conn, upload_id)
+            for part in parts:
+                if stored.get(part.part_number) != part.blob_id:
+                    raise NotFound("Upload.Part", str(part.part_number))
+            old = _check_expectations(conn, meta, if_absent, None)
+            part_blobs = _drop_upload(conn, upload_id)
+            conn.execute(_UPSERT_OBJECT, _object_params(meta))
+            return _freed(conn, [old, *part_blobs])
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> list[str]:
+        with self._write() as conn:
+            _require_upload(conn, bucket, key, upload_id)
+            return _freed(conn, _drop_upload(conn, upload_id))
+
+    # ---- orphan sweep ---------------------------------------------------------------------
+
+    def blob_is_referenced(self, blob_id: str) -> bool:
+        with translate_errors():
+            return _is_referenced(self._connection(), blob_id)
+
+
+def _bucket_name(bucket: Bucket) -> str:
+    return bucket.name
+
+
+def _object_key(meta: ObjectMeta) -> str:
+    return meta.key
+
+
+def _upload_key(upload: MultipartUpload) -> str:
+    return upload.key
