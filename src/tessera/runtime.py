@@ -20,17 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from tessera.accesslog import AccessLog
+from tessera.blobs import BlobStore, FilesystemBlobStore
 from tessera.clock import Clock, SystemClock
 from tessera.config import Settings
 from tessera.crypto import Keyring, MasterKey, SecretBox, write_private_file
 from tessera.identity.resolve import Authenticator, PolicyResolver
 from tessera.identity.service import RamService
 from tessera.ids import IdSource, SecureIds
+from tessera.oss.app import OssApp
+from tessera.oss.exchange import OssContext
 from tessera.policy import parse_policy
 from tessera.rpc import ram_handlers, sts_handlers
 from tessera.rpc.actions import ActionTable
 from tessera.rpc.app import RpcApp
 from tessera.store.base import IdentityStore
+from tessera.store.oss_base import OssMetadataStore
+from tessera.store.oss_sqlite import open_sqlite_oss_store
 from tessera.store.sqlite import open_sqlite_store
 from tessera.sts.assume_role import AssumeRoleService
 from tessera.sts.tokens import TokenService
@@ -41,6 +46,7 @@ log = logging.getLogger("tessera")
 MASTER_KEY_FILE = "master.key"
 ROOT_CREDENTIALS_FILE = "root-credentials.json"
 STORE_FILE = "tessera.db"
+OBJECTS_DIR = "objects"
 KEYRING_SETTING = "sts.keyring"
 KEYRING_ROTATED_SETTING = "sts.keyring.rotated_at"
 KEY_ROTATION_SECONDS = 30 * 86400
@@ -68,9 +74,13 @@ class Runtime:
     authenticator: Authenticator
     box: SecretBox
     clock: Clock
+    oss_store: OssMetadataStore
+    blobs: BlobStore
 
     def close(self) -> None:
         self.authenticator.close()
+        self.blobs.close()
+        self.oss_store.close()
         self.store.close()
 
 
@@ -159,9 +169,33 @@ def build_runtime(
     rpc = RpcApp(
         table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds
     )
+    oss_store, blobs = open_object_storage(settings)
+    oss = OssApp(
+        OssContext(oss_store, blobs, settings.region),
+        authenticator,
+        policies,
+        clock,
+        host_id,
+        (settings.domain,),
+        settings.tls,
+    )
     access_log = AccessLog(sys.stderr if settings.access_log else None)
-    app = TesseraApp(rpc, host_id, settings.max_rpc_body_bytes, settings.tls, access_log)
-    return Runtime(settings, store, services, app, tokens, authenticator, box, clock)
+    app = TesseraApp(rpc, oss, host_id, settings.max_rpc_body_bytes, settings.tls, access_log)
+    return Runtime(
+        settings, store, services, app, tokens, authenticator, box, clock, oss_store, blobs
+    )
+
+
+def open_object_storage(settings: Settings) -> tuple[OssMetadataStore, BlobStore]:
+    """The OSS metadata store (same file as identity) and the blobs under ``DATA_DIR/objects``,
+    after sweeping blobs no object or part references (a crash between writing a blob and
+    committing its row leaves one behind)."""
+    oss_store = open_sqlite_oss_store(settings.data_dir / STORE_FILE)
+    blobs = FilesystemBlobStore(settings.data_dir / OBJECTS_DIR)
+    removed = blobs.sweep_orphans(oss_store.blob_is_referenced)
+    if removed:
+        log.info("removed %d orphaned blob files", removed)
+    return oss_store, blobs
 
 
 def bootstrap_root(runtime: Runtime) -> dict[str, Any]:

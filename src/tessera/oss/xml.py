@@ -242,9 +242,10 @@ def render(root: Node) -> bytes:
 
 
 def iso8601_ms(epoch: float) -> str:
-    """``2015-12-12T00:37:53.000Z``: the timestamp form of OSS XML bodies."""
-    moment = datetime.fromtimestamp(epoch, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """``2015-12-12T00:37:53.000Z``: the timestamp form of OSS XML bodies. The milliseconds are
+    always ``000``, as OSS sends them: oss2 2.19.1 ``iso8601_to_unixtime`` rejects anything else."""
+    moment = datetime.fromtimestamp(int(epoch), tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _flag(value: bool) -> str:

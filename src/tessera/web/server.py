@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from xml.sax.saxutils import escape
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from tessera import __version__
 from tessera.accesslog import AccessLog, AccessRecord
 from tessera.errors import RequestTooLarge
 from tessera.ids import request_id as rpc_request_id
+from tessera.oss.app import OssApp
 from tessera.rpc import render
 from tessera.rpc.actions import RequestFacts
 from tessera.rpc.app import RpcApp, RpcRequest, parse_form, parse_query
@@ -77,8 +77,19 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     return b"".join(chunks)
 
 
-def _is_rpc_query(query: list[tuple[str, str]], headers: dict[str, str]) -> bool:
-    return "x-acs-action" in headers or any(name == "Action" for name, _ in query)
+def _names_action(raw_query: bytes) -> bool:
+    """Whether the query string carries an ``Action`` parameter (the RPC marker)."""
+    return raw_query.startswith(b"Action=") or b"&Action=" in raw_query
+
+
+def _replay(body: bytes) -> Receive:
+    """A ``receive`` that hands over a body already read, then reports the disconnect."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> Message:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    return receive
 
 
 def health_app() -> Starlette:
@@ -94,12 +105,14 @@ class TesseraApp:
     def __init__(
         self,
         rpc: RpcApp,
+        oss: OssApp,
         host_id: str,
         max_rpc_body: int,
         secure: bool,
         access_log: AccessLog | None = None,
     ) -> None:
         self._rpc = rpc
+        self._oss = oss
         self.access_log = access_log or AccessLog(None)
         self._host_id = host_id
         self._max_rpc_body = max_rpc_body
@@ -122,17 +135,21 @@ class TesseraApp:
         headers = _header_map(scope)
         client = scope.get("client") or ("", 0)
         record = AccessRecord(rpc_request_id(), scope["method"], scope.get("path", "/"), client[0])
-        query: list[tuple[str, str]] = []
         try:
-            query = parse_query(scope.get("query_string", b""))
+            raw_query: bytes = scope.get("query_string", b"")
+            rpc_query = "x-acs-action" in headers or _names_action(raw_query)
             content_type = headers.get("content-type", "")
-            form_candidate = scope["method"] == "POST" and content_type.lower().startswith(
-                FORM_TYPE
+            # pop-core POSTs every parameter as a form to "/"; nothing else is read here
+            form_candidate = (
+                scope["method"] == "POST"
+                and scope.get("path") == "/"
+                and content_type.lower().startswith(FORM_TYPE)
             )
-            if _is_rpc_query(query, headers) or form_candidate:
+            if rpc_query or form_candidate:
                 body = await read_body(receive, headers, self._max_rpc_body)
                 form = parse_form(body, content_type)
-                if _is_rpc_query(query, headers) or any(name == "Action" for name, _ in form):
+                if rpc_query or any(name == "Action" for name, _ in form):
+                    query = parse_query(raw_query)
                     request = RpcRequest(
                         scope["method"],
                         scope.get("path", "/"),
@@ -145,14 +162,19 @@ class TesseraApp:
                     status, content_type_b, payload = await self._rpc.handle(request, record)
                     await self._respond(send, status, content_type_b, payload, record)
                     return
-            await self._oss_unavailable(send, record)
+                receive = _replay(body)
+            await self._oss.handle(scope, receive, send, headers, record)
+            self.access_log.write(record)
         except Exception as exc:  # bad framing (oversized or undecodable body) or a bug
             if not hasattr(exc, "fields"):
                 log.exception("unhandled error in request %s", record.request_id)
             wire = to_wire(exc)
             record.error_code = wire.code
             # the body could not be read, but Format=XML in the query is still honoured
-            xml = RpcApp.wants_xml(dict(query), headers)
+            lenient = parse_qsl(
+                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+            )
+            xml = RpcApp.wants_xml(dict(lenient), headers)
             content_type_b, payload = render.failure(
                 wire, record.request_id, self._host_id, xml=xml
             )
@@ -164,29 +186,6 @@ class TesseraApp:
             secure_transport=self._secure or scope.get("scheme") == "https",
             user_agent=headers.get("user-agent", ""),
             referer=headers.get("referer", ""),
-        )
-
-    async def _oss_unavailable(self, send: Send, record: AccessRecord) -> None:
-        """OSS arrives with a later issue; until then answer as OSS would, in XML."""
-        record.api = "oss"
-        oss_request_id = secrets.token_hex(12).upper()
-        record.request_id = oss_request_id
-        record.error_code = "NotImplemented"
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n'
-            "  <Code>NotImplemented</Code>\n"
-            "  <Message>The object storage API is not available on this server yet.</Message>\n"
-            f"  <RequestId>{oss_request_id}</RequestId>\n"
-            f"  <HostId>{escape(self._host_id)}</HostId>\n"
-            "  <EC>0000-00000000</EC>\n</Error>\n"
-        ).encode()
-        await self._respond(
-            send,
-            501,
-            b"application/xml",
-            body,
-            record,
-            extra=[(b"x-oss-request-id", oss_request_id.encode()), (b"x-oss-ec", b"0000-00000000")],
         )
 
     async def _respond(

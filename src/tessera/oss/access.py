@@ -1,0 +1,146 @@
+"""Deciding an OSS request: identity and session policies, the bucket policy, then ACLs.
+
+Owns: the rule of DESIGN.md "Authorization" for OSS (spec oss.md 7.7, 11) — an explicit Deny in
+the bucket policy or the caller's policies wins; the account's root owns its account's buckets;
+a RAM user's or role session's own policies count only inside its account; the bucket policy
+may allow anyone (an STS session still needs its session policy to allow); otherwise the object
+or bucket ACL; otherwise ``AccessDenied`` with an explanation. Each decision is noted in the
+access record.
+Must not: authenticate or run operations; policy evaluation itself is ``tessera.policy``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from tessera.accesslog import AccessRecord
+from tessera.errors import AccessDenied
+from tessera.identity.authorize import authorize
+from tessera.identity.model import Caller, IdentityType
+from tessera.identity.resolve import PolicyResolver
+from tessera.policy import (
+    AuthzRequest,
+    Decision,
+    Effect,
+    NamedPolicy,
+    PrincipalRef,
+    evaluate,
+    evaluate_resource_policy,
+    load_policy,
+)
+from tessera.store.oss_base import OssMetadataStore
+
+from .authz import (
+    Acl,
+    ObjectRef,
+    RequestFacts,
+    acl_allows,
+    authz_requests,
+    condition_context,
+    effective_acl,
+)
+from .exchange import OssRequest
+
+__all__ = ["Gate", "principal_of"]
+
+_LISTING = frozenset({"ListObjects", "ListObjectsV2"})
+
+
+def principal_of(caller: Caller | None) -> PrincipalRef:
+    if caller is None:
+        return PrincipalRef.anonymous()
+    if caller.identity_type is IdentityType.RAM_USER:
+        return PrincipalRef.ram_user(
+            caller.account_id, caller.user_name or "", caller.user_id or ""
+        )
+    if caller.identity_type is IdentityType.ASSUMED_ROLE:
+        return PrincipalRef.assumed_role(
+            caller.account_id,
+            caller.role_name or "",
+            caller.role_id or "",
+            caller.session_name or "",
+        )
+    return PrincipalRef.account(caller.account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    allowed: bool
+    label: str
+    explanation: str = ""
+
+
+class Gate:
+    """Authorizes routed, authenticated requests whose bucket (if any) is loaded."""
+
+    def __init__(self, store: OssMetadataStore, policies: PolicyResolver) -> None:
+        self._store = store
+        self._policies = policies
+
+    async def check(self, req: OssRequest, facts: RequestFacts, record: AccessRecord) -> None:
+        """Raise ``AccessDenied`` unless every question the route asks is allowed."""
+        owner = self._owner(req)
+        target = ObjectRef(owner, req.address.bucket, req.address.key)
+        query = req.params if req.route.operation in _LISTING else None
+        context = condition_context(facts, query)
+        for request in authz_requests(req.route, principal_of(req.caller), target, context):
+            outcome = await run_in_threadpool(self._decide, req, request, owner)
+            record.note_decision(request.action, request.resource, outcome.label)
+            if not outcome.allowed:
+                raise AccessDenied(request.action, request.resource, outcome.explanation)
+
+    @staticmethod
+    def _owner(req: OssRequest) -> str:
+        if req.bucket is not None:
+            return req.bucket.owner_account_id
+        return req.caller.account_id if req.caller is not None else "*"
+
+    def _bucket_policy(self, req: OssRequest, request: AuthzRequest, owner: str) -> Decision | None:
+        document = req.bucket.policy if req.bucket is not None else None
+        if not document:
+            return None
+        named = NamedPolicy("BucketPolicy", "v1", load_policy(document, "resource"), "Bucket")
+        return evaluate_resource_policy(named, request, bucket_owner=owner)
+
+    def _session_allows(self, caller: Caller, request: AuthzRequest) -> bool:
+        session = self._policies.session_policy(caller)
+        return session is None or evaluate([session], request).allowed
+
+    def _decide(self, req: OssRequest, request: AuthzRequest, owner: str) -> _Outcome:
+        bucket = self._bucket_policy(req, request, owner)
+        if bucket is not None and bucket.effect is Effect.EXPLICIT_DENY:
+            return _Outcome(False, "explicit-deny", "Explicitly denied by the bucket policy.")
+        caller = req.caller
+        explanation = "Access denied: no policy or ACL allows this request."
+        if caller is not None:
+            verdict = authorize(
+                caller,
+                request,
+                self._policies.identity_policies(caller),
+                self._policies.session_policy(caller),
+                resource_account=owner,
+            )
+            if verdict.explicit:
+                return _Outcome(False, "explicit-deny", verdict.explanation)
+            if verdict.allowed and (caller.is_root or caller.account_id == owner):
+                return _Outcome(True, "allow")
+            explanation = verdict.explanation
+            if bucket is not None and bucket.allowed and self._session_allows(caller, request):
+                return _Outcome(True, "allow")
+        elif bucket is not None and bucket.allowed:
+            return _Outcome(True, "allow")
+        if self._acl_allows(req, request.action):
+            return _Outcome(True, "allow")
+        return _Outcome(False, "implicit-deny", explanation)
+
+    def _acl_allows(self, req: OssRequest, action: str) -> bool:
+        if req.bucket is None:
+            return False
+        bucket_acl = Acl(req.bucket.acl)
+        object_acl: Acl | None = None
+        if req.address.key is not None and req.method in ("GET", "HEAD"):
+            meta = self._store.get_object(req.bucket.name, req.address.key)
+            object_acl = Acl(meta.attrs.acl) if meta is not None else None
+        return acl_allows(effective_acl(bucket_acl, object_acl), action)

@@ -1,0 +1,385 @@
+"""The OSS REST endpoint: address → route → authenticate → bucket → authorize → operate → send.
+
+Owns: the request pipeline of spec oss.md 5 — addressing and routing (405 / 501 first), one
+signature classification, authentication (AccessKey or STS token, ``identity.resolve``) before
+any bucket lookup, time checks (15 minutes of skew, presigned expiry, the V4 region), signature
+verification, the bucket lookup, authorization, running the operation, and the wire: every
+response carries ``x-oss-request-id`` (24 hex), ``Date`` and ``Server``; errors are OSS XML
+(``oss.errors``), HEAD and 304 carry it base64 in ``x-oss-err`` instead of a body; object bodies
+stream from the blob store.
+Must not: contain operation semantics (``bucket_ops`` / ``object_ops``) or decide policies
+itself (``oss.access``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any
+from urllib.parse import unquote_plus
+
+import anyio.to_thread
+from starlette.concurrency import run_in_threadpool
+
+from tessera.accesslog import AccessRecord
+from tessera.clock import Clock
+from tessera.errors import (
+    IncompleteSignature,
+    InvalidArgument,
+    NotFound,
+    NotSupported,
+    SignatureMismatch,
+    TesseraError,
+)
+from tessera.identity.model import Caller
+from tessera.identity.resolve import Authenticator, PolicyResolver
+from tessera.signing import oss_common, oss_v1, oss_v2, oss_v4
+from tessera.signing.oss_common import AuthScheme
+
+from .access import Gate
+from .addressing import Address, host_name, resolve
+from .authz import RequestFacts
+from .bucket_ops import BUCKET_OPERATIONS, Operation
+from .errors import INTERNAL, OssError, error_header, error_xml, to_oss
+from .exchange import OssContext, OssRequest, OssResponse, Receive, http_date
+from .object_ops import OBJECT_OPERATIONS
+from .routing import route
+
+__all__ = ["OPERATIONS", "OssApp", "parse_oss_query"]
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Verify = Callable[[str], "str | None"]
+
+log = logging.getLogger("tessera.oss")
+
+OPERATIONS: dict[str, Operation] = {**BUCKET_OPERATIONS, **OBJECT_OPERATIONS}
+SERVER = "AliyunOSS"
+
+
+def parse_oss_query(raw: bytes) -> list[tuple[str, str]]:
+    """``a=1&acl&b=%2B`` to decoded pairs. ``+`` is a space: oss2 (through requests) sends a
+    space in ``prefix`` as ``+``, and every SDK sends a plus as ``%2B``."""
+    try:
+        text = raw.decode("ascii")
+        pairs = []
+        for piece in text.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                pairs.append(
+                    (unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"))
+                )
+        return pairs
+    except UnicodeError:
+        raise InvalidArgument("Query", message="The query string is not valid UTF-8.") from None
+
+
+def _signature_parts(
+    scheme: AuthScheme,
+    method: str,
+    address: Address,
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+    region: str,
+) -> tuple[str, str, Verify, Callable[[float], None]]:
+    """(AccessKeyId, provided signature, verify(secret), time check(now)) for the scheme."""
+    bucket, key = address.bucket, address.key
+    if scheme is AuthScheme.V1_HEADER or scheme is AuthScheme.V1_QUERY:
+        return _v1_parts(scheme, method, bucket, key, query, headers)
+    if scheme is AuthScheme.V2_HEADER or scheme is AuthScheme.V2_QUERY:
+        auth2 = (
+            oss_v2.parse_authorization(headers["authorization"])
+            if scheme is AuthScheme.V2_HEADER
+            else oss_v2.parse_presigned(query)
+        )
+
+        def verify2(secret: str) -> str | None:
+            return oss_v2.verify(
+                method=method,
+                bucket=bucket,
+                key=key,
+                query_pairs=query,
+                headers=headers,
+                auth=auth2,
+                secret=secret,
+            )
+
+        return (
+            auth2.access_key_id,
+            auth2.signature,
+            verify2,
+            _expiry_or_skew(auth2.expires, headers),
+        )
+    return _v4_parts(scheme, method, address, query, headers, region)
+
+
+def _expiry_or_skew(expires: str, headers: Mapping[str, str]) -> Callable[[float], None]:
+    """Presigned (``expires`` set): the expiry; header auth: 15 minutes of skew."""
+
+    def check(now: float) -> None:
+        if expires:
+            oss_common.check_presigned_expiry(expires, now)
+        else:
+            oss_common.check_skew(oss_common.v1_request_time(headers), now)
+
+    return check
+
+
+def _v1_parts(
+    scheme: AuthScheme,
+    method: str,
+    bucket: str | None,
+    key: str | None,
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+) -> tuple[str, str, Verify, Callable[[float], None]]:
+    resource = oss_v1.canonical_resource(bucket, key, query)
+    if scheme is AuthScheme.V1_HEADER:
+        auth = oss_v1.parse_authorization(headers["authorization"])
+        access_key_id, provided, expires = auth.access_key_id, auth.signature, ""
+    else:
+        presigned = oss_v1.parse_presigned(query)
+        access_key_id, provided = presigned.access_key_id, presigned.signature
+        expires = presigned.expires
+
+    def verify(secret: str) -> str | None:
+        date = expires or None
+        return oss_v1.verify(method, headers, resource, secret, provided, date=date)
+
+    return access_key_id, provided, verify, _expiry_or_skew(expires, headers)
+
+
+def _v4_parts(
+    scheme: AuthScheme,
+    method: str,
+    address: Address,
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+    region: str,
+) -> tuple[str, str, Verify, Callable[[float], None]]:
+    if scheme is AuthScheme.V4_HEADER:
+        auth = oss_v4.parse_authorization(headers["authorization"])
+    else:
+        auth = oss_v4.parse_presigned(query)
+    oss_common.check_region(auth.region, region)
+
+    def verify(secret: str) -> str | None:
+        return oss_v4.verify(
+            method=method,
+            bucket=address.bucket,
+            key=address.key,
+            query_pairs=query,
+            headers=headers,
+            auth=auth,
+            secret=secret,
+        )
+
+    def check_time(now: float) -> None:
+        if auth.request_time:
+            signed_at = oss_common.parse_iso8601_basic(auth.request_time)
+            oss_common.check_presigned_v4_expiry(signed_at, auth.expires, now)
+            return
+        stamp = headers.get("x-oss-date")
+        if not stamp:
+            raise IncompleteSignature("x-oss-date header is required for OSS4-HMAC-SHA256")
+        oss_common.check_skew(oss_common.parse_iso8601_basic(stamp), now)
+
+    return auth.access_key_id, auth.signature, verify, check_time
+
+
+class OssApp:
+    """Handles one OSS request end to end; see the module docstring for the order."""
+
+    def __init__(
+        self,
+        ctx: OssContext,
+        authenticator: Authenticator,
+        policies: PolicyResolver,
+        clock: Clock,
+        host_id: str,
+        domains: Sequence[str] = (),
+        secure: bool = False,
+    ) -> None:
+        self._ctx = ctx
+        self._authenticator = authenticator
+        self._gate = Gate(ctx.store, policies)
+        self._clock = clock
+        self._host_id = host_id
+        self._domains = tuple(domains)
+        self._secure = secure
+
+    async def handle(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: AccessRecord,
+    ) -> None:
+        """Answer the request; never raises for a request's fault."""
+        record.api = "oss"
+        record.request_id = secrets.token_hex(12).upper()
+        method = str(scope["method"]).upper()
+        address: Address | None = None
+        try:
+            req = self._parse(scope, receive, headers)
+            address = req.address
+            response = await self._run(req, scope, record)
+        except TesseraError as exc:
+            response = self._failure(to_oss(exc), record, headers, address, method)
+        except Exception:  # the single 500 boundary of the OSS API
+            log.exception("unhandled error in request %s", record.request_id)
+            response = self._failure(INTERNAL, record, headers, address, method)
+        await self._send(send, response, record, head=method == "HEAD")
+
+    def _parse(
+        self, scope: MutableMapping[str, Any], receive: Receive, headers: dict[str, str]
+    ) -> OssRequest:
+        raw_path = scope.get("raw_path") or scope.get("path", "/").encode("utf-8")
+        path = raw_path.decode("latin-1").partition("?")[0]
+        query = parse_oss_query(scope.get("query_string", b""))
+        address = resolve(headers.get("host", ""), path, self._domains)
+        if address is None:  # ``/-/`` never reaches here; be safe anyway
+            raise NotFound("Bucket", "-")
+        method = str(scope["method"]).upper()
+        names = {name for name, _ in query}
+        found = route(method, address.target, names, copy_source="x-oss-copy-source" in headers)
+        if found.operation not in OPERATIONS:
+            raise NotSupported(found.operation)
+        return OssRequest(
+            method=method,
+            headers=headers,
+            query=query,
+            params=dict(query),
+            address=address,
+            route=found,
+            receive=receive,
+            now=self._clock.now(),
+            endpoint=self._endpoint(scope, headers, address),
+        )
+
+    def _endpoint(
+        self, scope: MutableMapping[str, Any], headers: Mapping[str, str], address: Address
+    ) -> str:
+        scheme = "https" if self._secure or scope.get("scheme") == "https" else "http"
+        host = headers.get("host", self._host_id).strip()
+        if address.style == "virtual" and address.bucket and host.startswith(address.bucket + "."):
+            host = host[len(address.bucket) + 1 :]
+        return f"{scheme}://{host}"
+
+    async def _run(
+        self, req: OssRequest, scope: MutableMapping[str, Any], record: AccessRecord
+    ) -> OssResponse:
+        record.action = req.route.action or req.route.operation
+        req.caller = await self._authenticate(req, record)
+        if req.address.bucket is not None and req.route.operation != "PutBucket":
+            req.bucket = await run_in_threadpool(self._ctx.store.get_bucket, req.address.bucket)
+            if req.bucket is None:
+                raise NotFound("Bucket", req.address.bucket)
+        await self._gate.check(req, self._facts(scope, req), record)
+        return await OPERATIONS[req.route.operation](self._ctx, req)
+
+    def _facts(self, scope: MutableMapping[str, Any], req: OssRequest) -> RequestFacts:
+        client = scope.get("client") or ("", 0)
+        return RequestFacts(
+            source_ip=str(client[0]),
+            secure_transport=self._secure or scope.get("scheme") == "https",
+            now=req.now,
+            user_agent=req.headers.get("user-agent"),
+            referer=req.headers.get("referer"),
+            access_key_id=req.caller.access_key_id if req.caller else None,
+        )
+
+    async def _authenticate(self, req: OssRequest, record: AccessRecord) -> Caller | None:
+        scheme = oss_common.classify(req.method, req.query, req.headers)
+        if scheme is AuthScheme.ANONYMOUS:
+            record.principal = "anonymous"
+            return None
+        if scheme is AuthScheme.POST_FORM:
+            raise NotSupported("PostObject")
+        access_key_id, provided, verify, check_time = _signature_parts(
+            scheme, req.method, req.address, req.query, req.headers, self._ctx.region
+        )
+        record.access_key_id = access_key_id
+        token = oss_common.security_token(scheme, req.query, req.headers)
+        found = await run_in_threadpool(
+            self._authenticator.authenticate, access_key_id, token, req.now
+        )
+        check_time(req.now)
+        string_to_sign = verify(found.secret)
+        if string_to_sign is not None:
+            mismatch = SignatureMismatch(string_to_sign)
+            mismatch.fields.update(access_key_id=access_key_id, signature=provided)
+            raise mismatch
+        record.principal = found.caller.display
+        return found.caller
+
+    def _failure(
+        self,
+        error: OssError,
+        record: AccessRecord,
+        headers: Mapping[str, str],
+        address: Address | None,
+        method: str,
+    ) -> OssResponse:
+        record.error_code = error.code
+        host_id = host_name(headers.get("host", "")) or self._host_id
+        body = error_xml(
+            error,
+            record.request_id,
+            host_id,
+            bucket=address.bucket if address else None,
+            key=address.key if address else None,
+        )
+        extra = [("Content-Type", "application/xml"), *error.headers.items()]
+        if error.ec:
+            extra.append(("x-oss-ec", error.ec))
+        if error.status == 304:  # oss2 maps (304, no Code) to NotModified: no body, no x-oss-err
+            return OssResponse(304, [], length=0)
+        if method == "HEAD":
+            extra.append(("x-oss-err", error_header(body)))
+            return OssResponse(error.status, extra, length=0)
+        return OssResponse(error.status, extra, body)
+
+    async def _send(
+        self, send: Send, response: OssResponse, record: AccessRecord, *, head: bool
+    ) -> None:
+        headers = [
+            (b"x-oss-request-id", record.request_id.encode()),
+            (b"date", http_date(self._clock.now()).encode()),
+            (b"server", SERVER.encode()),
+            (b"content-length", str(response.content_length).encode()),
+        ]
+        headers += [(k.lower().encode("latin-1"), _header_bytes(v)) for k, v in response.headers]
+        record.status = response.status
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if response.stream is None or head:
+            if response.stream is not None:
+                response.stream.close()
+            body = b"" if head or response.status == 304 else response.body
+            await send({"type": "http.response.body", "body": body})
+            return
+        await _stream(send, response)
+
+
+def _header_bytes(value: str) -> bytes:
+    """Header values are latin-1 on the wire; anything else goes out as its UTF-8 bytes."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+async def _stream(send: Send, response: OssResponse) -> None:
+    reader = response.stream
+    assert reader is not None
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, reader, None)
+            if chunk is None:
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        await anyio.to_thread.run_sync(reader.close)

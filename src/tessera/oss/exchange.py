@@ -1,0 +1,145 @@
+"""What an OSS operation receives and returns: ``OssRequest``, ``OssResponse``, ``OssContext``.
+
+Owns: the per-request record the pipeline (``oss.app``) fills in before an operation runs, the
+response record operations hand back (a small body or a blob reader to stream), the services an
+operation may use, and the small header helpers they share (RFC 1123 dates, quoted ETags, body
+streaming from ASGI ``receive``).
+Must not: authenticate, authorize or render errors; that is ``oss.app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+from tessera.blobs import BlobReader, BlobStore
+from tessera.errors import RequestTooLarge
+from tessera.identity.model import Caller
+from tessera.store.oss_base import Bucket, OssMetadataStore
+
+from .addressing import Address
+from .routing import Route
+from .xml import Owner
+
+__all__ = [
+    "MAX_OBJECT_BYTES",
+    "OssContext",
+    "OssRequest",
+    "OssResponse",
+    "Receive",
+    "http_date",
+    "quoted",
+    "xml_response",
+]
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+
+#: The largest single PutObject body (spec 7.1: 5 GB).
+MAX_OBJECT_BYTES = 5 * 1024**3
+
+
+def http_date(epoch: float) -> str:
+    """RFC 1123 in GMT: ``Wed, 28 Dec 2022 10:27:41 GMT``."""
+    return formatdate(epoch, usegmt=True)
+
+
+def quoted(etag: str) -> str:
+    return '"' + etag.strip('"') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class OssContext:
+    """The services operations use; ``region`` is the server's own (``cn-hangzhou``)."""
+
+    store: OssMetadataStore
+    blobs: BlobStore
+    region: str
+
+
+@dataclass(slots=True)
+class OssRequest:
+    """One OSS request after addressing, routing, authentication and bucket lookup.
+
+    ``params`` holds the last value of each query parameter; ``endpoint`` is
+    ``scheme://host[:port]`` of this server as the client reached it (for ListBuckets)."""
+
+    method: str
+    headers: dict[str, str]
+    query: list[tuple[str, str]]
+    params: dict[str, str]
+    address: Address
+    route: Route
+    receive: Receive
+    now: float
+    endpoint: str
+    caller: Caller | None = None
+    bucket: Bucket | None = None
+
+    @property
+    def bucket_name(self) -> str:
+        assert self.address.bucket is not None
+        return self.address.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.address.key is not None
+        return self.address.key
+
+    def owner(self) -> Owner:
+        account = self.bucket.owner_account_id if self.bucket else ""
+        if not account and self.caller is not None:
+            account = self.caller.account_id
+        return Owner(account, account)
+
+    def declared_length(self) -> int | None:
+        text = self.headers.get("content-length", "").strip()
+        return int(text) if text.isdigit() else None
+
+    async def body_chunks(self, limit: int = MAX_OBJECT_BYTES) -> AsyncIterator[bytes]:
+        """The request body as it arrives, refusing more than ``limit`` bytes."""
+        declared = self.declared_length()
+        if declared is not None and declared > limit:
+            raise RequestTooLarge(limit)
+        if declared == 0 or (declared is None and "transfer-encoding" not in self.headers):
+            return
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge(limit)
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def read_body(self, limit: int) -> bytes:
+        return b"".join([chunk async for chunk in self.body_chunks(limit)])
+
+
+@dataclass(slots=True)
+class OssResponse:
+    """``body`` is sent as is; with ``stream`` the reader's bytes are sent instead and
+    ``Content-Length`` is the reader's length. ``length`` overrides Content-Length (HEAD)."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    stream: BlobReader | None = None
+    length: int | None = None
+
+    @property
+    def content_length(self) -> int:
+        if self.length is not None:
+            return self.length
+        return self.stream.length if self.stream is not None else len(self.body)
+
+
+def xml_response(body: bytes, status: int = 200) -> OssResponse:
+    return OssResponse(status, [("Content-Type", "application/xml")], body)
