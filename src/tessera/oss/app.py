@@ -43,6 +43,8 @@ from .authz import RequestFacts
 from .bucket_ops import BUCKET_OPERATIONS, Operation
 from .errors import INTERNAL, OssError, error_header, error_xml, to_oss
 from .exchange import OssContext, OssRequest, OssResponse, Receive, http_date
+from .multipart import MULTIPART_OPERATIONS
+from .object_extra_ops import EXTRA_OPERATIONS
 from .object_ops import OBJECT_OPERATIONS
 from .routing import route
 
@@ -54,7 +56,12 @@ Verify = Callable[[str], "str | None"]
 
 log = logging.getLogger("tessera.oss")
 
-OPERATIONS: dict[str, Operation] = {**BUCKET_OPERATIONS, **OBJECT_OPERATIONS}
+OPERATIONS: dict[str, Operation] = {
+    **BUCKET_OPERATIONS,
+    **OBJECT_OPERATIONS,
+    **MULTIPART_OPERATIONS,
+    **EXTRA_OPERATIONS,
+}
 SERVER = "AliyunOSS"
 
 
