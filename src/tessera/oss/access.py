@@ -11,6 +11,7 @@ Must not: authenticate or run operations; policy evaluation itself is ``tessera.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,7 @@ from tessera.policy import (
     evaluate_resource_policy,
     load_policy,
 )
-from tessera.store.oss_base import OssMetadataStore
+from tessera.store.oss_base import Bucket, OssMetadataStore
 
 from .authz import (
     Acl,
@@ -43,7 +44,7 @@ from .authz import (
 )
 from .exchange import OssRequest
 
-__all__ = ["Gate", "principal_of"]
+__all__ = ["CopySource", "Gate", "principal_of"]
 
 _LISTING = frozenset({"ListObjects", "ListObjectsV2"})
 
@@ -66,6 +67,24 @@ def principal_of(caller: Caller | None) -> PrincipalRef:
 
 
 @dataclass(frozen=True, slots=True)
+class CopySource:
+    """The ``x-oss-copy-source`` object of a copy route, in its (loaded) bucket."""
+
+    bucket: Bucket
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where one question is asked: the bucket whose policy and ACL apply, and the object whose
+    ACL counts (``reads``: only reads consult an object's ACL)."""
+
+    bucket: Bucket | None
+    key: str | None
+    reads: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Outcome:
     allowed: bool
     label: str
@@ -79,14 +98,37 @@ class Gate:
         self._store = store
         self._policies = policies
 
-    async def check(self, req: OssRequest, facts: RequestFacts, record: AccessRecord) -> None:
-        """Raise ``AccessDenied`` unless every question the route asks is allowed."""
+    async def check(
+        self,
+        req: OssRequest,
+        facts: RequestFacts,
+        record: AccessRecord,
+        *,
+        source: CopySource | None = None,
+        keys: Sequence[str] = (),
+    ) -> None:
+        """Raise ``AccessDenied`` unless every question the route asks is allowed: the copy
+        source read (decided by the source bucket's policy and ACLs) and, for ``per_key``
+        routes, one question per key the body names."""
         owner = self._owner(req)
         target = ObjectRef(owner, req.address.bucket, req.address.key)
         query = req.params if req.route.operation in _LISTING else None
         context = condition_context(facts, query)
-        for request in authz_requests(req.route, principal_of(req.caller), target, context):
-            outcome = await run_in_threadpool(self._decide, req, request, owner)
+        source_ref = (
+            ObjectRef(source.bucket.owner_account_id, source.bucket.name, source.key)
+            if source is not None
+            else None
+        )
+        requests = authz_requests(
+            req.route, principal_of(req.caller), target, context, source=source_ref, keys=keys
+        )
+        here = _Scope(req.bucket, req.address.key, req.method in ("GET", "HEAD"))
+        for index, request in enumerate(requests):
+            scope = here
+            if source is not None and index == 0:
+                scope = _Scope(source.bucket, source.key, True)
+            scope_owner = scope.bucket.owner_account_id if scope.bucket is not None else owner
+            outcome = await run_in_threadpool(self._decide, req, request, scope_owner, scope)
             record.note_decision(request.action, request.resource, outcome.label)
             if not outcome.allowed:
                 raise AccessDenied(request.action, request.resource, outcome.explanation)
@@ -97,8 +139,10 @@ class Gate:
             return req.bucket.owner_account_id
         return req.caller.account_id if req.caller is not None else "*"
 
-    def _bucket_policy(self, req: OssRequest, request: AuthzRequest, owner: str) -> Decision | None:
-        document = req.bucket.policy if req.bucket is not None else None
+    def _bucket_policy(
+        self, bucket: Bucket | None, request: AuthzRequest, owner: str
+    ) -> Decision | None:
+        document = bucket.policy if bucket is not None else None
         if not document:
             return None
         named = NamedPolicy("BucketPolicy", "v1", load_policy(document, "resource"), "Bucket")
@@ -108,8 +152,10 @@ class Gate:
         session = self._policies.session_policy(caller)
         return session is None or evaluate([session], request).allowed
 
-    def _decide(self, req: OssRequest, request: AuthzRequest, owner: str) -> _Outcome:
-        bucket = self._bucket_policy(req, request, owner)
+    def _decide(
+        self, req: OssRequest, request: AuthzRequest, owner: str, scope: _Scope
+    ) -> _Outcome:
+        bucket = self._bucket_policy(scope.bucket, request, owner)
         if bucket is not None and bucket.effect is Effect.EXPLICIT_DENY:
             return _Outcome(False, "explicit-deny", "Explicitly denied by the bucket policy.")
         caller = req.caller
@@ -131,16 +177,16 @@ class Gate:
                 return _Outcome(True, "allow")
         elif bucket is not None and bucket.allowed:
             return _Outcome(True, "allow")
-        if self._acl_allows(req, request.action):
+        if self._acl_allows(scope, request.action):
             return _Outcome(True, "allow")
         return _Outcome(False, "implicit-deny", explanation)
 
-    def _acl_allows(self, req: OssRequest, action: str) -> bool:
-        if req.bucket is None:
+    def _acl_allows(self, scope: _Scope, action: str) -> bool:
+        if scope.bucket is None:
             return False
-        bucket_acl = Acl(req.bucket.acl)
+        bucket_acl = Acl(scope.bucket.acl)
         object_acl: Acl | None = None
-        if req.address.key is not None and req.method in ("GET", "HEAD"):
-            meta = self._store.get_object(req.bucket.name, req.address.key)
+        if scope.key is not None and scope.reads:
+            meta = self._store.get_object(scope.bucket.name, scope.key)
             object_acl = Acl(meta.attrs.acl) if meta is not None else None
         return acl_allows(effective_acl(bucket_acl, object_acl), action)

@@ -37,9 +37,9 @@ from tessera.identity.resolve import Authenticator, PolicyResolver
 from tessera.signing import oss_common, oss_v1, oss_v2, oss_v4
 from tessera.signing.oss_common import AuthScheme
 
-from .access import Gate
+from .access import CopySource, Gate
 from .addressing import Address, host_name, resolve
-from .authz import RequestFacts
+from .authz import RequestFacts, parse_copy_source
 from .bucket_ops import BUCKET_OPERATIONS, Operation
 from .errors import INTERNAL, OssError, error_header, error_xml, to_oss
 from .exchange import OssContext, OssRequest, OssResponse, Receive, http_date
@@ -47,6 +47,7 @@ from .multipart import MULTIPART_OPERATIONS
 from .object_extra_ops import EXTRA_OPERATIONS
 from .object_ops import OBJECT_OPERATIONS
 from .routing import route
+from .xml import MAX_XML_BYTES, parse_delete
 
 __all__ = ["OPERATIONS", "OssApp", "parse_oss_query"]
 
@@ -284,8 +285,27 @@ class OssApp:
             req.bucket = await run_in_threadpool(self._ctx.store.get_bucket, req.address.bucket)
             if req.bucket is None:
                 raise NotFound("Bucket", req.address.bucket)
-        await self._gate.check(req, self._facts(scope, req), record)
+        source, keys = await self._subjects(req)
+        await self._gate.check(req, self._facts(scope, req), record, source=source, keys=keys)
         return await OPERATIONS[req.route.operation](self._ctx, req)
+
+    async def _subjects(self, req: OssRequest) -> tuple[CopySource | None, tuple[str, ...]]:
+        """What a route asks about besides the addressed resource: the copy source (its bucket
+        loaded, ``NoSuchBucket`` if absent) and the keys a DeleteMultipleObjects body names. The
+        body is read here (XML-capped) and replayed to the operation."""
+        source: CopySource | None = None
+        keys: tuple[str, ...] = ()
+        if req.route.source_action is not None:
+            name, key = parse_copy_source(req.headers.get("x-oss-copy-source", ""))
+            bucket = await run_in_threadpool(self._ctx.store.get_bucket, name)
+            if bucket is None:
+                raise NotFound("Bucket", name)
+            source = CopySource(bucket, key)
+        if req.route.per_key and req.route.operation == "DeleteMultipleObjects":
+            body = await req.read_body(MAX_XML_BYTES)
+            keys = parse_delete(body).keys
+            req.receive = _replay(body)
+        return source, keys
 
     def _facts(self, scope: MutableMapping[str, Any], req: OssRequest) -> RequestFacts:
         client = scope.get("client") or ("", 0)
@@ -368,6 +388,20 @@ class OssApp:
             await send({"type": "http.response.body", "body": body})
             return
         await _stream(send, response)
+
+
+def _replay(body: bytes) -> Receive:
+    """An ASGI ``receive`` that hands out an already read body once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _header_bytes(value: str) -> bytes:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+from urllib.parse import unquote
 
 from tessera.clock import iso8601
 from tessera.errors import InvalidArgument
@@ -35,6 +36,7 @@ __all__ = [
     "condition_context",
     "effective_acl",
     "parse_acl",
+    "parse_copy_source",
     "resource_arn",
 ]
 
@@ -70,6 +72,24 @@ def parse_acl(text: str, *, for_object: bool = False, header: str = "x-oss-acl")
     if acl is Acl.DEFAULT and not for_object:
         raise InvalidArgument(header, message="no such bucket access control exists")
     return acl
+
+
+def parse_copy_source(header: str) -> tuple[str, str]:
+    """``x-oss-copy-source: /<bucket>/<urlencoded key>[?versionId=…]`` → (bucket, key) (spec 7.5).
+
+    The key is percent-decoded (never ``+`` → space); a missing bucket or key is
+    ``InvalidArgument``."""
+    path = header.strip().partition("?")[0]
+    bucket, _, quoted_key = path.removeprefix("/").partition("/")
+    try:
+        key = unquote(quoted_key, errors="strict")
+    except UnicodeError:
+        key = ""
+    if not bucket or not key:
+        raise InvalidArgument(
+            "x-oss-copy-source", message="Copy Source must mention the source bucket and key."
+        )
+    return bucket, key
 
 
 def effective_acl(bucket_acl: Acl, object_acl: Acl | None = None) -> Acl:
