@@ -15,7 +15,7 @@ from email.utils import formatdate
 from typing import Any
 
 from tessera.blobs import BlobReader, BlobStore
-from tessera.errors import RequestTooLarge
+from tessera.errors import InvalidArgument, RequestTooLarge
 from tessera.identity.model import Caller
 from tessera.store.oss_base import Bucket, OssMetadataStore
 
@@ -108,8 +108,11 @@ class OssRequest:
         size = 0
         while True:
             message = await self.receive()
-            if message["type"] == "http.disconnect":
-                return
+            if message["type"] == "http.disconnect":  # the client left mid-body: never a
+                # complete body (a truncated upload must not be stored as if it were whole)
+                raise InvalidArgument(
+                    "Content-Length", message="The request body ended before Content-Length."
+                )
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > limit:

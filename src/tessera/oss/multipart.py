@@ -1,5 +1,5 @@
-"""Multipart upload: Initiate, UploadPart, Complete, Abort, ListParts, ListMultipartUploads
-(spec oss.md 9).
+"""Multipart upload: Initiate, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
+ListMultipartUploads (spec oss.md 9).
 
 Owns: these operations' request parsing, store/blob calls and responses; registered in
 ``MULTIPART_OPERATIONS`` and looked up by ``oss.app`` through the route's operation name.
@@ -8,8 +8,8 @@ blobs into one new blob in a worker thread (CRC-64 from the parts' CRCs), swaps 
 store transaction, then deletes the blobs nothing references any more (the replaced object's and
 the parts'), as DESIGN.md orders: new blob first, swap the row, then delete the old blobs.
 Must not: authenticate or authorize (``oss.app`` has done both before an operation runs).
-UploadPartCopy is not here yet: the access gate does not pass the copy source to
-``authz_requests``, so its route cannot be authorized.
+UploadPartCopy reads the (gate-authorized) copy source's bytes, or one range of them, into the
+part's own new blob; source and part never share a blob.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ from tessera.errors import (
 )
 from tessera.store.oss_base import MultipartUpload, ObjectMeta, ObjectType, Part
 
+from .authz import parse_copy_source
 from .bucket_ops import Operation, parse_max_keys
 from .exchange import MAX_OBJECT_BYTES, OssContext, OssRequest, OssResponse, quoted, xml_response
-from .object_ops import _attrs, _content_md5, _forbid_overwrite, _url_encoding
+from .object_extra_ops import _blob_chunks, _check_copy_conditions
+from .object_ops import _attrs, _content_md5, _forbid_overwrite, _url_encoding, parse_range
 from .xml import (
     MAX_XML_BYTES,
     MultipartUploadEntry,
@@ -44,6 +46,7 @@ from .xml import (
     PartEntry,
     PartsPage,
     complete_multipart_upload_xml,
+    copy_part_xml,
     initiate_multipart_upload_xml,
     iso8601_ms,
     list_multipart_uploads_xml,
@@ -155,6 +158,16 @@ async def upload_part(ctx: OssContext, req: OssRequest) -> OssResponse:
             raise DigestMismatch()
 
     ref = await write_stream(ctx.blobs, req.body_chunks(MAX_PART_BYTES), check=check)
+    part = await _store_part(ctx, req, upload, number, ref)
+    headers = [("ETag", quoted(part.etag)), ("x-oss-hash-crc64ecma", str(part.crc64))]
+    return OssResponse(200, headers)
+
+
+async def _store_part(
+    ctx: OssContext, req: OssRequest, upload: MultipartUpload, number: int, ref: BlobRef
+) -> Part:
+    """Record the part whose bytes are the new blob ``ref``, then delete the blob it replaced;
+    on any failure the new blob is deleted instead."""
     part = Part(
         upload_id=upload.upload_id,
         part_number=number,
@@ -170,8 +183,35 @@ async def upload_part(ctx: OssContext, req: OssRequest) -> OssResponse:
         await run_in_threadpool(ctx.blobs.delete, ref.blob_id)
         raise
     await _delete_blobs(ctx, [released])
-    headers = [("ETag", quoted(part.etag)), ("x-oss-hash-crc64ecma", str(part.crc64))]
-    return OssResponse(200, headers)
+    return part
+
+
+# ---- UploadPartCopy ----------------------------------------------------------------------
+
+
+async def upload_part_copy(ctx: OssContext, req: OssRequest) -> OssResponse:
+    """``PUT ?partNumber&uploadId`` with ``x-oss-copy-source`` (spec 9): the source's bytes, or
+    the ``x-oss-copy-source-range`` of them (an invalid or unsatisfiable range copies the whole
+    object), become the part. Copy-source conditions as for CopyObject (spec 7.5)."""
+    number = _part_number(req.params)
+    src_bucket, src_key = parse_copy_source(req.headers.get("x-oss-copy-source", ""))
+    upload = await _load_upload(ctx, req)
+    source = await run_in_threadpool(ctx.store.get_object, src_bucket, src_key)
+    if source is None:
+        raise NotFound("Object", src_key)
+    _check_copy_conditions(req.headers, source)
+    span = parse_range(req.headers.get("x-oss-copy-source-range"), source.size, standard=False)
+    start, end = span if span is not None else (0, source.size - 1)
+    ref = await write_stream(ctx.blobs, _blob_chunks(ctx, source, start, end + 1))
+    part = await _store_part(ctx, req, upload, number, ref)
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("ETag", quoted(part.etag)),
+        ("x-oss-hash-crc64ecma", str(part.crc64)),
+    ]
+    if source.size:
+        headers.append(("Content-Range", f"bytes {start}-{end}/{source.size}"))
+    return OssResponse(200, headers, copy_part_xml(part.etag, req.now))
 
 
 # ---- CompleteMultipartUpload -------------------------------------------------------------
@@ -354,6 +394,7 @@ async def list_multipart_uploads(ctx: OssContext, req: OssRequest) -> OssRespons
 MULTIPART_OPERATIONS: dict[str, Operation] = {
     "InitiateMultipartUpload": initiate_multipart_upload,
     "UploadPart": upload_part,
+    "UploadPartCopy": upload_part_copy,
     "CompleteMultipartUpload": complete_multipart_upload,
     "AbortMultipartUpload": abort_multipart_upload,
     "ListParts": list_parts,

@@ -184,10 +184,12 @@ def _copy_attrs(req: OssRequest, source: ObjectMeta) -> ObjectAttrs:
     )
 
 
-async def _blob_chunks(ctx: OssContext, meta: ObjectMeta) -> AsyncIterator[bytes]:
-    """The source object's bytes, read in worker threads."""
+async def _blob_chunks(
+    ctx: OssContext, meta: ObjectMeta, start: int = 0, end: int | None = None
+) -> AsyncIterator[bytes]:
+    """The source object's bytes ``[start, end)``, read in worker threads."""
     try:
-        reader = await run_in_threadpool(ctx.blobs.open_range, meta.blob_id, 0, None)
+        reader = await run_in_threadpool(ctx.blobs.open_range, meta.blob_id, start, end)
     except BlobError:  # replaced or deleted since it was looked up
         raise NotFound("Object", meta.key) from None
     try:
