@@ -137,8 +137,14 @@ def _validate_policy(document: str, kind: str) -> None:
 
 
 def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, ids: IdSource | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    sweep_orphans: bool = False,
 ) -> Runtime:
+    """Wire a node together. ``sweep_orphans`` is for the serving process at start only: an
+    admin command run beside a live server must not remove the blob of a write in flight."""
     clock = clock or SystemClock()
     ids = ids or SecureIds()
     prepare_data_dir(settings.data_dir)
@@ -169,7 +175,7 @@ def build_runtime(
     rpc = RpcApp(
         table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds
     )
-    oss_store, blobs = open_object_storage(settings)
+    oss_store, blobs = open_object_storage(settings, sweep=sweep_orphans)
     oss = OssApp(
         OssContext(oss_store, blobs, settings.region),
         authenticator,
@@ -186,13 +192,15 @@ def build_runtime(
     )
 
 
-def open_object_storage(settings: Settings) -> tuple[OssMetadataStore, BlobStore]:
-    """The OSS metadata store (same file as identity) and the blobs under ``DATA_DIR/objects``,
-    after sweeping blobs no object or part references (a crash between writing a blob and
-    committing its row leaves one behind)."""
+def open_object_storage(
+    settings: Settings, *, sweep: bool = False
+) -> tuple[OssMetadataStore, BlobStore]:
+    """The OSS metadata store (same file as identity) and the blobs under ``DATA_DIR/objects``;
+    with ``sweep``, first remove blobs no object or part references (a crash between writing a
+    blob and committing its row leaves one behind)."""
     oss_store = open_sqlite_oss_store(settings.data_dir / STORE_FILE)
     blobs = FilesystemBlobStore(settings.data_dir / OBJECTS_DIR)
-    removed = blobs.sweep_orphans(oss_store.blob_is_referenced)
+    removed = blobs.sweep_orphans(oss_store.blob_is_referenced) if sweep else 0
     if removed:
         log.info("removed %d orphaned blob files", removed)
     return oss_store, blobs
@@ -258,7 +266,7 @@ def configure_logging(settings: Settings) -> None:
 def serve(settings: Settings) -> int:
     """Run the server until SIGINT/SIGTERM; returns the process exit code."""
     configure_logging(settings)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, sweep_orphans=True)
     root = bootstrap_root(runtime)
     ssl_files = None
     if settings.tls:
