@@ -278,7 +278,7 @@ def in_process(source: SignedSource, data_dir: Path, port: int, count: int, top:
         asyncio.run(drive(runtime.app, calls[2 * count :]))
         profiler.disable()
     finally:
-        runtime.store.close()
+        runtime.close()
         log_file.close()
     import pstats
 

@@ -67,7 +67,7 @@ def main() -> None:
 
                 uvloop.run(_serve(runtime, None))
     finally:
-        runtime.store.close()
+        runtime.close()
 
 
 if __name__ == "__main__":

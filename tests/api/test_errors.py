@@ -603,7 +603,7 @@ def test_expired_token(fresh_server: FreshServer) -> None:
                 {},
             )
         finally:
-            runtime.store.close()
+            runtime.close()
         return session_creds(body)
 
     fresh = mint(time.time())
