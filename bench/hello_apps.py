@@ -2,7 +2,8 @@
 
 ``raw_app`` is a bare ASGI callable; ``starlette_app`` is the same answer behind one Starlette
 route. Both are importable as ``hello_apps:raw_app`` / ``hello_apps:starlette_app`` (with
-``bench/`` on the path) for the granian and uvicorn command lines.
+``bench/`` on the path) for the granian and uvicorn command lines. ``raw_4k_app`` (``--app
+raw-4k``) is the bare callable answering ``BODY_4K``, 4 KiB, for ``oss.py``'s GET ceiling.
 
 ``python bench/hello_apps.py --app raw --port P`` serves one of them on granian's embedded
 server exactly as ``tessera serve`` does: ``tessera.runtime._serve`` itself is called, on the
@@ -42,6 +43,34 @@ _HEADERS = [
     (b"content-length", str(len(FIXED_BODY)).encode()),
 ]
 
+#: a 4 KiB body, as the OSS benchmark's small objects (``bench/oss.py``)
+BODY_4K: bytes = (b"0123456789abcdef" * 256)[:4096]
+_HEADERS_4K = [
+    (b"content-type", b"application/octet-stream"),
+    (b"content-length", str(len(BODY_4K)).encode()),
+]
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def raw_4k_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """``BODY_4K`` for every HTTP request; lifespan acknowledged."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS_4K})
+    await send({"type": "http.response.body", "body": BODY_4K})
+
 
 async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The fixed body for every HTTP request; lifespan acknowledged."""
@@ -65,7 +94,7 @@ async def _hello(request: Request) -> Response:
 
 starlette_app = Starlette(routes=[Route("/", _hello, methods=["GET", "POST"])])
 
-APPS: dict[str, Any] = {"raw": raw_app, "starlette": starlette_app}
+APPS: dict[str, Any] = {"raw": raw_app, "raw-4k": raw_4k_app, "starlette": starlette_app}
 
 
 class _NoOp:

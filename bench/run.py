@@ -1,9 +1,10 @@
 """Run every benchmark in ``bench/`` and say where the results went (``make bench``).
 
 In order: ``policy_decision.py`` (if present; its printed table is also saved to
-``bench/results/policy_decision.txt``), ``http_stack.py``, ``assume_role.py``. Each runs as its
-own process with this interpreter; ``--quick`` is passed on to each for a smoke run. A failing
-benchmark does not stop the others; the exit status is non-zero if any failed.
+``bench/results/policy_decision.txt``), ``http_stack.py``, ``assume_role.py``, ``oss.py``.
+Each runs as its own process with this interpreter; ``--quick`` is passed on to each for a
+smoke run. A failing benchmark does not stop the others; the exit status is non-zero if any
+failed.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("policy_decision.py", ["policy_decision.txt"]),
     ("http_stack.py", ["http_stack.md", "http_stack.json"]),
     ("assume_role.py", ["assume_role.md", "assume_role.json"]),
+    ("oss.py", ["oss.md", "oss.json"]),
 ]
 
 
 #: the benchmarks that measure over HTTP and take --quiet-wait
-HTTP_BENCHMARKS = {"http_stack.py", "assume_role.py"}
+HTTP_BENCHMARKS = {"http_stack.py", "assume_role.py", "oss.py"}
 
 
 def run(script: str, quick: bool, quiet_wait: float | None) -> tuple[int, str]:
