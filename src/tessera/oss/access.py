@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
-
 from tessera.accesslog import AccessRecord
 from tessera.errors import AccessDenied
 from tessera.identity.authorize import authorize
@@ -128,7 +126,7 @@ class Gate:
             if source is not None and index == 0:
                 scope = _Scope(source.bucket, source.key, True)
             scope_owner = scope.bucket.owner_account_id if scope.bucket is not None else owner
-            outcome = await run_in_threadpool(self._decide, req, request, scope_owner, scope)
+            outcome = self._decide(req, request, scope_owner, scope)  # pure + cached policies
             record.note_decision(request.action, request.resource, outcome.label)
             if not outcome.allowed:
                 raise AccessDenied(request.action, request.resource, outcome.explanation)

@@ -19,10 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from typing import Any
 from urllib.parse import unquote_plus
 
-import anyio.to_thread
-from starlette.concurrency import run_in_threadpool
-
 from tessera.accesslog import AccessRecord
+from tessera.blobs import BlobReader
 from tessera.clock import Clock
 from tessera.errors import (
     IncompleteSignature,
@@ -42,7 +40,7 @@ from .addressing import Address, host_name, resolve
 from .authz import RequestFacts, parse_copy_source
 from .bucket_ops import BUCKET_OPERATIONS, Operation
 from .errors import INTERNAL, OssError, error_header, error_xml, to_oss
-from .exchange import OssContext, OssRequest, OssResponse, Receive, http_date
+from .exchange import OssContext, OssRequest, OssResponse, Receive, http_date, in_thread
 from .multipart import MULTIPART_OPERATIONS
 from .object_extra_ops import EXTRA_OPERATIONS
 from .object_ops import OBJECT_OPERATIONS
@@ -282,7 +280,7 @@ class OssApp:
         record.action = req.route.action or req.route.operation
         req.caller = await self._authenticate(req, record)
         if req.address.bucket is not None and req.route.operation != "PutBucket":
-            req.bucket = await run_in_threadpool(self._ctx.store.get_bucket, req.address.bucket)
+            req.bucket = await in_thread(self._ctx.store.get_bucket, req.address.bucket)
             if req.bucket is None:
                 raise NotFound("Bucket", req.address.bucket)
         source, keys = await self._subjects(req)
@@ -297,7 +295,7 @@ class OssApp:
         keys: tuple[str, ...] = ()
         if req.route.source_action is not None:
             name, key = parse_copy_source(req.headers.get("x-oss-copy-source", ""))
-            bucket = await run_in_threadpool(self._ctx.store.get_bucket, name)
+            bucket = await in_thread(self._ctx.store.get_bucket, name)
             if bucket is None:
                 raise NotFound("Bucket", name)
             source = CopySource(bucket, key)
@@ -330,9 +328,9 @@ class OssApp:
         )
         record.access_key_id = access_key_id
         token = oss_common.security_token(scheme, req.query, req.headers)
-        found = await run_in_threadpool(
-            self._authenticator.authenticate, access_key_id, token, req.now
-        )
+        # inline, as on the RPC path: cached lookups; a worker-thread hop costs more than
+        # the rare store read it would spare the event loop
+        found = self._authenticator.authenticate(access_key_id, token, req.now)
         check_time(req.now)
         string_to_sign = verify(found.secret)
         if string_to_sign is not None:
@@ -412,15 +410,31 @@ def _header_bytes(value: str) -> bytes:
         return value.encode("utf-8")
 
 
+STREAM_BATCH = 1 << 20
+
+
+def _next_batch(reader: BlobReader, limit: int = STREAM_BATCH) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the reader and whether it is exhausted (then closed), in one
+    worker-thread hop: a small object is read and its file closed in a single trip."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in reader:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            return b"".join(parts), False
+    reader.close()
+    return b"".join(parts), True
+
+
 async def _stream(send: Send, response: OssResponse) -> None:
     reader = response.stream
     assert reader is not None
+    done = False
     try:
-        while True:
-            chunk = await anyio.to_thread.run_sync(next, reader, None)
-            if chunk is None:
-                break
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        while not done:
+            body, done = await in_thread(_next_batch, reader)
+            await send({"type": "http.response.body", "body": body, "more_body": not done})
     finally:
-        await anyio.to_thread.run_sync(reader.close)
+        if not done:
+            await in_thread(reader.close)

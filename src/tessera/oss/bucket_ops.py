@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from starlette.concurrency import run_in_threadpool
-
 from tessera.clock import parse_iso8601
 from tessera.errors import AlreadyExists, InvalidArgument, MissingArgument
 from tessera.store.oss_base import Bucket
 
 from .authz import parse_acl
-from .exchange import OssContext, OssRequest, OssResponse, xml_response
+from .exchange import OssContext, OssRequest, OssResponse, in_thread, xml_response
 from .xml import (
     MAX_XML_BYTES,
     BucketEntry,
@@ -72,16 +70,16 @@ async def put_bucket(ctx: OssContext, req: OssRequest) -> OssResponse:
         storage_class=config.storage_class,
     )
     try:
-        await run_in_threadpool(ctx.store.create_bucket, bucket)
+        await in_thread(ctx.store.create_bucket, bucket)
     except AlreadyExists:
-        existing = await run_in_threadpool(ctx.store.get_bucket, bucket.name)
+        existing = await in_thread(ctx.store.get_bucket, bucket.name)
         if existing is None or existing.owner_account_id != bucket.owner_account_id:
             raise
     return OssResponse(200, [("Location", f"/{bucket.name}")])
 
 
 async def delete_bucket(ctx: OssContext, req: OssRequest) -> OssResponse:
-    await run_in_threadpool(ctx.store.delete_bucket, req.bucket_name)
+    await in_thread(ctx.store.delete_bucket, req.bucket_name)
     return OssResponse(204)
 
 
@@ -90,7 +88,7 @@ async def list_buckets(ctx: OssContext, req: OssRequest) -> OssResponse:
     paged = "max-keys" in req.params
     max_keys = parse_max_keys(req.params)
     prefix, marker = req.params.get("prefix", ""), req.params.get("marker", "")
-    page = await run_in_threadpool(
+    page = await in_thread(
         lambda: ctx.store.list_buckets(
             req.caller.account_id if req.caller else "",
             prefix=prefix,
@@ -125,7 +123,7 @@ async def put_bucket_acl(ctx: OssContext, req: OssRequest) -> OssResponse:
     if text is None:
         raise MissingArgument("x-oss-acl")
     acl = parse_acl(text)
-    await run_in_threadpool(ctx.store.put_bucket_acl, req.bucket_name, acl.value)
+    await in_thread(ctx.store.put_bucket_acl, req.bucket_name, acl.value)
     return OssResponse(200)
 
 

@@ -18,8 +18,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
-
 from tessera.blobs import BlobError, BlobRef, Digest, multipart_etag, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
@@ -36,7 +34,15 @@ from tessera.store.oss_base import MultipartUpload, ObjectMeta, ObjectType, Part
 
 from .authz import parse_copy_source
 from .bucket_ops import Operation, parse_max_keys
-from .exchange import MAX_OBJECT_BYTES, OssContext, OssRequest, OssResponse, quoted, xml_response
+from .exchange import (
+    MAX_OBJECT_BYTES,
+    OssContext,
+    OssRequest,
+    OssResponse,
+    in_thread,
+    quoted,
+    xml_response,
+)
 from .object_extra_ops import _blob_chunks, _check_copy_conditions
 from .object_ops import _attrs, _content_md5, _forbid_overwrite, _url_encoding, parse_range
 from .xml import (
@@ -72,7 +78,7 @@ def _upload_id(params: Mapping[str, str]) -> str:
 
 async def _load_upload(ctx: OssContext, req: OssRequest) -> MultipartUpload:
     upload_id = _upload_id(req.params)
-    upload = await run_in_threadpool(ctx.store.get_upload, req.bucket_name, req.key, upload_id)
+    upload = await in_thread(ctx.store.get_upload, req.bucket_name, req.key, upload_id)
     if upload is None:
         raise NotFound("Upload", upload_id)
     return upload
@@ -101,11 +107,11 @@ def _int_param(params: Mapping[str, str], name: str, default: int, maximum: int)
 async def _delete_blobs(ctx: OssContext, blob_ids: Sequence[str | None]) -> None:
     for blob_id in blob_ids:
         if blob_id:
-            await run_in_threadpool(ctx.blobs.delete, blob_id)
+            await in_thread(ctx.blobs.delete, blob_id)
 
 
 async def _all_parts(ctx: OssContext, req: OssRequest, upload_id: str) -> dict[int, Part]:
-    page = await run_in_threadpool(
+    page = await in_thread(
         lambda: ctx.store.list_parts(req.bucket_name, req.key, upload_id, max_parts=MAX_PART_NUMBER)
     )
     return {part.part_number: part for part in page.parts}
@@ -126,7 +132,7 @@ async def initiate_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
     url = _url_encoding(req.params)
     attrs = _attrs(req)
     if _forbid_overwrite(req.headers):
-        current = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+        current = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
         if current is not None:
             raise AlreadyExists("Object", req.key)
     owner = req.owner()
@@ -138,7 +144,7 @@ async def initiate_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
         owner_account_id=owner.id,
         attrs=attrs,
     )
-    await run_in_threadpool(ctx.store.create_upload, upload)
+    await in_thread(ctx.store.create_upload, upload)
     body = initiate_multipart_upload_xml(
         req.bucket_name, req.key, upload.upload_id, encoding_url=url
     )
@@ -178,9 +184,9 @@ async def _store_part(
         last_modified=iso8601_ms(req.now),
     )
     try:
-        released = await run_in_threadpool(ctx.store.put_part, req.bucket_name, req.key, part)
+        released = await in_thread(ctx.store.put_part, req.bucket_name, req.key, part)
     except BaseException:
-        await run_in_threadpool(ctx.blobs.delete, ref.blob_id)
+        await in_thread(ctx.blobs.delete, ref.blob_id)
         raise
     await _delete_blobs(ctx, [released])
     return part
@@ -196,7 +202,7 @@ async def upload_part_copy(ctx: OssContext, req: OssRequest) -> OssResponse:
     number = _part_number(req.params)
     src_bucket, src_key = parse_copy_source(req.headers.get("x-oss-copy-source", ""))
     upload = await _load_upload(ctx, req)
-    source = await run_in_threadpool(ctx.store.get_object, src_bucket, src_key)
+    source = await in_thread(ctx.store.get_object, src_bucket, src_key)
     if source is None:
         raise NotFound("Object", src_key)
     _check_copy_conditions(req.headers, source)
@@ -257,7 +263,7 @@ async def complete_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
     chosen = await _chosen_parts(ctx, req, upload.upload_id)
     refs = [BlobRef(part.blob_id, part.size, part.etag, part.crc64) for part in chosen]
     try:
-        ref = await run_in_threadpool(ctx.blobs.compose, refs)
+        ref = await in_thread(ctx.blobs.compose, refs)
     except BlobError:  # a part was replaced (and its blob deleted) meanwhile
         raise InvalidPart(chosen[0].part_number) from None
     etag = multipart_etag([bytes.fromhex(part.etag) for part in chosen])
@@ -273,16 +279,16 @@ async def complete_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
         attrs=upload.attrs,
     )
     try:
-        released = await run_in_threadpool(
+        released = await in_thread(
             lambda: ctx.store.complete_upload(upload.upload_id, chosen, meta, if_absent=if_absent)
         )
     except NotFound as error:
-        await run_in_threadpool(ctx.blobs.delete, ref.blob_id)
+        await in_thread(ctx.blobs.delete, ref.blob_id)
         if error.kind == "Upload.Part":
             raise InvalidPart(int(error.name) if error.name.isdigit() else 0) from None
         raise
     except BaseException:
-        await run_in_threadpool(ctx.blobs.delete, ref.blob_id)
+        await in_thread(ctx.blobs.delete, ref.blob_id)
         raise
     await _delete_blobs(ctx, released)
     headers = [
@@ -301,7 +307,7 @@ async def complete_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
 
 async def abort_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResponse:
     upload_id = _upload_id(req.params)
-    released = await run_in_threadpool(ctx.store.abort_upload, req.bucket_name, req.key, upload_id)
+    released = await in_thread(ctx.store.abort_upload, req.bucket_name, req.key, upload_id)
     await _delete_blobs(ctx, released)
     return OssResponse(204)
 
@@ -315,7 +321,7 @@ async def list_parts(ctx: OssContext, req: OssRequest) -> OssResponse:
     max_parts = parse_max_keys(params, "max-parts", _MAX_LIST_PARTS)
     marker = _int_param(params, "part-number-marker", 0, MAX_PART_NUMBER)
     upload = await _load_upload(ctx, req)
-    page = await run_in_threadpool(
+    page = await in_thread(
         lambda: ctx.store.list_parts(
             req.bucket_name,
             req.key,
@@ -355,7 +361,7 @@ async def list_multipart_uploads(ctx: OssContext, req: OssRequest) -> OssRespons
     prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
     key_marker = params.get("key-marker", "")
     upload_id_marker = params.get("upload-id-marker", "") if key_marker else ""
-    page = await run_in_threadpool(
+    page = await in_thread(
         lambda: ctx.store.list_uploads(
             req.bucket_name,
             prefix=prefix,

@@ -11,9 +11,6 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator, Mapping
 
-import anyio.to_thread
-from starlette.concurrency import run_in_threadpool
-
 from tessera.blobs import BlobError, BlobRef, Digest, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
@@ -32,7 +29,15 @@ from tessera.store.oss_base import ObjectAttrs, ObjectChanged, ObjectMeta, Objec
 
 from .authz import parse_acl, parse_copy_source
 from .bucket_ops import Operation
-from .exchange import MAX_OBJECT_BYTES, OssContext, OssRequest, OssResponse, quoted, xml_response
+from .exchange import (
+    MAX_OBJECT_BYTES,
+    OssContext,
+    OssRequest,
+    OssResponse,
+    in_thread,
+    quoted,
+    xml_response,
+)
 from .object_ops import _attrs, _content_md5, _forbid_overwrite, _storage_class, check_conditions
 from .xml import (
     MAX_XML_BYTES,
@@ -72,9 +77,9 @@ async def delete_multiple_objects(ctx: OssContext, req: OssRequest) -> OssRespon
         raise DigestMismatch()
     request = parse_delete(body)
     keys = list(dict.fromkeys(request.keys))
-    released = await run_in_threadpool(ctx.store.delete_objects, req.bucket_name, keys)
+    released = await in_thread(ctx.store.delete_objects, req.bucket_name, keys)
     for blob_id in released:
-        await run_in_threadpool(ctx.blobs.delete, blob_id)
+        await in_thread(ctx.blobs.delete, blob_id)
     deleted = [] if request.quiet else keys
     return xml_response(delete_result_xml(deleted, encoding_url=url))
 
@@ -91,12 +96,12 @@ async def put_object_acl(ctx: OssContext, req: OssRequest) -> OssResponse:
     if text is None:
         raise MissingArgument("x-oss-object-acl")
     acl = parse_acl(text, for_object=True, header="x-oss-object-acl")
-    await run_in_threadpool(ctx.store.put_object_acl, req.bucket_name, req.key, acl.value)
+    await in_thread(ctx.store.put_object_acl, req.bucket_name, req.key, acl.value)
     return OssResponse(200)
 
 
 async def get_object_acl(ctx: OssContext, req: OssRequest) -> OssResponse:
-    meta = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+    meta = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
     if meta is None:
         raise NotFound("Object", req.key)
     return xml_response(access_control_policy_xml(req.owner(), meta.attrs.acl))
@@ -115,22 +120,22 @@ async def put_bucket_policy(ctx: OssContext, req: OssRequest) -> OssResponse:
     if not text.strip():
         raise MalformedPolicy("The policy document is empty.")
     parse_policy(text, kind="resource")
-    await run_in_threadpool(ctx.store.put_bucket_policy, req.bucket_name, text)
+    await in_thread(ctx.store.put_bucket_policy, req.bucket_name, text)
     return OssResponse(200)
 
 
 async def get_bucket_policy(ctx: OssContext, req: OssRequest) -> OssResponse:
-    text = await run_in_threadpool(ctx.store.get_bucket_policy, req.bucket_name)
+    text = await in_thread(ctx.store.get_bucket_policy, req.bucket_name)
     if text is None:
         raise NotFound("BucketPolicy", req.bucket_name)
     return OssResponse(200, [("Content-Type", "application/json")], text.encode("utf-8"))
 
 
 async def delete_bucket_policy(ctx: OssContext, req: OssRequest) -> OssResponse:
-    text = await run_in_threadpool(ctx.store.get_bucket_policy, req.bucket_name)
+    text = await in_thread(ctx.store.get_bucket_policy, req.bucket_name)
     if text is None:
         raise NotFound("BucketPolicy", req.bucket_name)
-    await run_in_threadpool(ctx.store.delete_bucket_policy, req.bucket_name)
+    await in_thread(ctx.store.delete_bucket_policy, req.bucket_name)
     return OssResponse(204)
 
 
@@ -189,30 +194,30 @@ async def _blob_chunks(
 ) -> AsyncIterator[bytes]:
     """The source object's bytes ``[start, end)``, read in worker threads."""
     try:
-        reader = await run_in_threadpool(ctx.blobs.open_range, meta.blob_id, start, end)
+        reader = await in_thread(ctx.blobs.open_range, meta.blob_id, start, end)
     except BlobError:  # replaced or deleted since it was looked up
         raise NotFound("Object", meta.key) from None
     try:
         while True:
-            chunk = await anyio.to_thread.run_sync(next, reader, None)
+            chunk = await in_thread(next, reader, None)
             if chunk is None:
                 return
             yield chunk
     finally:
-        await anyio.to_thread.run_sync(reader.close)
+        await in_thread(reader.close)
 
 
 async def copy_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     """``PUT`` with ``x-oss-copy-source``: the bytes are copied into a new blob (never shared)."""
     src_bucket, src_key = parse_copy_source(req.headers.get("x-oss-copy-source", ""))
-    source = await run_in_threadpool(ctx.store.get_object, src_bucket, src_key)
+    source = await in_thread(ctx.store.get_object, src_bucket, src_key)
     if source is None:
         raise NotFound("Object", src_key)
     _check_copy_conditions(req.headers, source)
     attrs = _copy_attrs(req, source)
     if_absent = _forbid_overwrite(req.headers)
     if if_absent:
-        current = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+        current = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
         if current is not None:
             raise AlreadyExists("Object", req.key)
     ref = await write_stream(ctx.blobs, _blob_chunks(ctx, source))
@@ -241,14 +246,14 @@ async def _commit(
     """Swap the row to ``meta`` (its blob is new), then delete the blob it released; on any
     failure the new blob is deleted instead."""
     try:
-        released = await run_in_threadpool(
+        released = await in_thread(
             lambda: ctx.store.put_object(meta, if_absent=if_absent, expect_blob_id=expect)
         )
     except BaseException:
-        await run_in_threadpool(ctx.blobs.delete, meta.blob_id)
+        await in_thread(ctx.blobs.delete, meta.blob_id)
         raise
     if released:
-        await run_in_threadpool(ctx.blobs.delete, released)
+        await in_thread(ctx.blobs.delete, released)
 
 
 # ---- AppendObject ------------------------------------------------------------------------
@@ -278,7 +283,7 @@ async def append_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     """``POST /<key>?append&position=N`` (spec 7.6): N must be the current length; the blob is
     the old one composed with the new bytes, committed only if the object did not change."""
     position = _position(req.params)
-    current = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+    current = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
     if current is not None and current.object_type is not ObjectType.APPENDABLE:
         raise NotAppendable()
     length = current.size if current is not None else 0
@@ -297,12 +302,12 @@ async def append_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     if current is not None:
         old = BlobRef(current.blob_id, current.size, None, current.crc64)
         try:
-            ref = await run_in_threadpool(ctx.blobs.compose, [old, added])
+            ref = await in_thread(ctx.blobs.compose, [old, added])
         except BlobError:  # the old blob went away: the object changed under us
-            latest = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+            latest = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
             raise _mismatch(latest) from None
         finally:
-            await run_in_threadpool(ctx.blobs.delete, added.blob_id)
+            await in_thread(ctx.blobs.delete, added.blob_id)
         etag = _append_etag(current.etag, added.md5_hex or "")
     meta = ObjectMeta(
         bucket=req.bucket_name,
@@ -325,7 +330,7 @@ async def append_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     except ObjectChanged as changed:
         raise _mismatch(changed.current) from None
     except AlreadyExists:
-        latest = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+        latest = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
         raise _mismatch(latest) from None
     headers = [
         ("ETag", quoted(meta.etag)),

@@ -15,8 +15,6 @@ import binascii
 import mimetypes
 from collections.abc import Mapping
 
-from starlette.concurrency import run_in_threadpool
-
 from tessera.blobs import Digest, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
@@ -34,7 +32,15 @@ from tessera.store.oss_base import ObjectAttrs, ObjectMeta
 
 from .authz import parse_acl
 from .bucket_ops import Operation, parse_max_keys
-from .exchange import OssContext, OssRequest, OssResponse, http_date, quoted, xml_response
+from .exchange import (
+    OssContext,
+    OssRequest,
+    OssResponse,
+    http_date,
+    in_thread,
+    quoted,
+    xml_response,
+)
 from .xml import (
     STORAGE_CLASSES,
     ListObjectsPage,
@@ -116,7 +122,7 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     expected_md5 = _content_md5(req.headers)
     if_absent = _forbid_overwrite(req.headers)
     if if_absent:
-        current = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+        current = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
         if current is not None:
             raise AlreadyExists("Object", req.key)
 
@@ -136,12 +142,12 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         attrs=attrs,
     )
     try:
-        released = await run_in_threadpool(lambda: ctx.store.put_object(meta, if_absent=if_absent))
+        released = await in_thread(lambda: ctx.store.put_object(meta, if_absent=if_absent))
     except BaseException:
-        await run_in_threadpool(ctx.blobs.delete, ref.blob_id)
+        await in_thread(ctx.blobs.delete, ref.blob_id)
         raise
     if released:
-        await run_in_threadpool(ctx.blobs.delete, released)
+        await in_thread(ctx.blobs.delete, released)
     headers = [
         ("ETag", quoted(meta.etag)),
         ("x-oss-hash-crc64ecma", str(meta.crc64)),
@@ -161,7 +167,7 @@ def _md5_base64(etag_hex: str) -> str:
 
 
 async def _load(ctx: OssContext, req: OssRequest) -> ObjectMeta:
-    meta = await run_in_threadpool(ctx.store.get_object, req.bucket_name, req.key)
+    meta = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
     if meta is None:
         raise NotFound("Object", req.key)
     return meta
@@ -280,7 +286,7 @@ async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
     length = end - start + 1
     if not body:
         return OssResponse(status, headers, length=length)
-    reader = await run_in_threadpool(ctx.blobs.open_range, meta.blob_id, start, end + 1)
+    reader = await in_thread(ctx.blobs.open_range, meta.blob_id, start, end + 1)
     return OssResponse(status, headers, stream=reader)
 
 
@@ -303,9 +309,9 @@ async def get_object_meta(ctx: OssContext, req: OssRequest) -> OssResponse:
 
 
 async def delete_object(ctx: OssContext, req: OssRequest) -> OssResponse:
-    released = await run_in_threadpool(ctx.store.delete_object, req.bucket_name, req.key)
+    released = await in_thread(ctx.store.delete_object, req.bucket_name, req.key)
     if released:
-        await run_in_threadpool(ctx.blobs.delete, released)
+        await in_thread(ctx.blobs.delete, released)
     return OssResponse(204)
 
 
@@ -337,7 +343,7 @@ async def _page(
     ctx: OssContext, req: OssRequest, marker: str, max_keys: int
 ) -> tuple[list[ObjectEntry], tuple[str, ...], bool, str]:
     prefix, delimiter = req.params.get("prefix", ""), req.params.get("delimiter", "")
-    page = await run_in_threadpool(
+    page = await in_thread(
         lambda: ctx.store.list_objects(
             req.bucket_name, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys
         )
