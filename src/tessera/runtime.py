@@ -89,6 +89,14 @@ def prepare_data_dir(path: Path) -> Path:
     return path
 
 
+def restrict_store_files(db: Path) -> None:
+    """The database and its WAL files readable by the owner only (they hold encrypted
+    secrets and every identity); SQLite creates them with the process umask."""
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists():
+            path.chmod(0o600)
+
+
 def load_master_key(settings: Settings) -> MasterKey:
     """The master key from the settings, or from (created once) ``DATA_DIR/master.key``."""
     if settings.master_key is not None:
@@ -150,6 +158,7 @@ def build_runtime(
     prepare_data_dir(settings.data_dir)
     box = SecretBox(load_master_key(settings))
     store = open_sqlite_store(settings.data_dir / STORE_FILE)
+    restrict_store_files(settings.data_dir / STORE_FILE)
     tokens = TokenService(load_keyring(store, box, clock.now()))
 
     def reload_keyring() -> None:

@@ -33,3 +33,11 @@ def test_the_serving_runtime_sweeps_them(tmp_path: Path) -> None:
     settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
     build_runtime(settings, sweep_orphans=True).close()
     assert not blob.exists()
+
+
+def test_the_database_files_are_private(tmp_path: Path) -> None:
+    build_runtime(load_settings(environ={}, overrides={"data_dir": tmp_path})).close()
+    files = list(tmp_path.glob("tessera.db*"))
+    assert files
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, path
