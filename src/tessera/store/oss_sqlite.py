@@ -15,14 +15,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
-from tessera.clock import SystemClock, iso8601
-from tessera.errors import AlreadyExists, DeleteConflict, InternalError, NotFound
-from tessera.store.migrations import apply_sqlite_migrations
+from tessera.errors import AlreadyExists, DeleteConflict, NotFound
 from tessera.store.oss_base import (
     Bound,
     Bucket,
@@ -42,7 +38,7 @@ from tessera.store.oss_base import (
     start_bound,
     upload_page,
 )
-from tessera.store.sqlite import _connect, _enable_wal, translate_errors
+from tessera.store.sqlite import SqliteConnections, translate_errors
 
 Row = sqlite3.Row
 StatementHook = Callable[[str], None]
@@ -294,82 +290,10 @@ def _scanner(
     return scan
 
 
-class SqliteOssStore:
+class SqliteOssStore(SqliteConnections):
     """``OssMetadataStore`` on one SQLite file. Use ``open_sqlite_oss_store``; ``close`` at exit."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        busy_timeout: float = 30.0,
-        on_statement: StatementHook | None = None,
-    ) -> None:
-        self._path = os.fspath(path)
-        self._timeout = busy_timeout
-        self._on_statement = on_statement
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
-        self._closed = False
-
-    # ---- plumbing -------------------------------------------------------------------------
-
-    def migrate(self) -> list[int]:
-        """Apply pending migrations (identity ones too: the runner keeps one version line)."""
-        with translate_errors():
-            conn = self._connection()
-            _enable_wal(conn, self._timeout)
-            return apply_sqlite_migrations(conn, iso8601(SystemClock().now()))
-
-    def close(self) -> None:
-        with self._guard:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self._path, self._timeout)
-            conn.set_trace_callback(self._on_statement)
-            with self._guard:
-                if self._closed:
-                    conn.close()
-                    raise InternalError("the OSS metadata store is closed")
-                self._connections.append(conn)
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for reads that take more than one statement."""
-        with translate_errors():
-            conn = self._connection()
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with translate_errors():
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    def _one(self, query: str, params: Sequence[Any] | dict[str, Any]) -> Row | None:
-        with translate_errors():
-            row: Row | None = self._connection().execute(query, params).fetchone()
-            return row
+    _store_name = "OSS metadata store"
 
     # ---- buckets --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,21 +119,29 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             time.sleep(0.01)
 
 
-class SqliteIdentityStore:
-    """``IdentityStore`` on one SQLite file. Use ``open_sqlite_store``; call ``close`` at exit."""
+class SqliteConnections:
+    """Per-thread connections to one SQLite file and the transaction helpers every SQLite
+    store uses (identity and OSS metadata share the file and this plumbing)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+    _store_name = "store"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 30.0,
+        on_statement: Callable[[str], None] | None = None,
+    ) -> None:
         self._path = os.fspath(path)
         self._timeout = busy_timeout
+        self._on_statement = on_statement
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
         self._closed = False
 
-    # ---- plumbing -------------------------------------------------------------------------
-
     def migrate(self) -> list[int]:
-        """Apply pending migrations; returns the versions applied."""
+        """Apply pending migrations (one version line for every table in the file)."""
         with translate_errors():
             conn = self._connection()
             _enable_wal(conn, self._timeout)
@@ -150,10 +158,12 @@ class SqliteIdentityStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = _connect(self._path, self._timeout)
+            if self._on_statement is not None:
+                conn.set_trace_callback(self._on_statement)
             with self._guard:
                 if self._closed:
                     conn.close()
-                    raise InternalError("the identity store is closed")
+                    raise InternalError(f"the {self._store_name} is closed")
                 self._connections.append(conn)
             self._local.conn = conn
         return conn
@@ -187,6 +197,12 @@ class SqliteIdentityStore:
         with translate_errors():
             row: Row | None = self._connection().execute(query, params).fetchone()
             return row
+
+
+class SqliteIdentityStore(SqliteConnections):
+    """``IdentityStore`` on one SQLite file. Use ``open_sqlite_store``; call ``close`` at exit."""
+
+    _store_name = "identity store"
 
     # ---- settings -------------------------------------------------------------------------
 
