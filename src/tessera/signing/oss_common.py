@@ -261,6 +261,23 @@ def security_token(
     return token or None
 
 
+def split_auth_fields(rest: str, separator: str, allowed: tuple[str, ...]) -> dict[str, str]:
+    """``name<sep>value`` fields of an Authorization header, comma-separated in any order
+    (V2 uses ``:``, V4 ``=``); unknown, repeated or separator-less fields are refused."""
+    fields: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        name, found, value = part.partition(separator)
+        name = name.strip()
+        if not found:
+            raise IncompleteSignature(f"Authorization field {name[:32]!r} has no '{separator}'")
+        if name not in allowed:
+            raise IncompleteSignature(f"unknown Authorization field {name[:32]!r}")
+        if name in fields:
+            raise IncompleteSignature(f"Authorization field {name} appears twice")
+        fields[name] = value.strip()
+    return fields
+
+
 def uri_encode(text: str) -> str:
     """RFC 3986: ``A-Z a-z 0-9 - _ . ~`` stay, every other UTF-8 byte is ``%XX`` (``/`` too)."""
     return percent_encode(text)

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
-from tessera.signing.oss_common import V2_ALGORITHM, uri_encode
+from tessera.signing.oss_common import V2_ALGORITHM, split_auth_fields, uri_encode
 
 __all__ = [
     "V2Authorization",
@@ -75,27 +75,12 @@ def _additional_headers(value: str) -> tuple[str, ...]:
     return tuple(sorted(set(names)))
 
 
-def _split_fields(rest: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        name, colon, value = part.partition(":")
-        name = name.strip()
-        if not colon:
-            raise IncompleteSignature(f"Authorization field {name[:32]!r} has no ':'")
-        if name not in _FIELDS:
-            raise IncompleteSignature(f"unknown Authorization field {name[:32]!r}")
-        if name in fields:
-            raise IncompleteSignature(f"Authorization field {name} appears twice")
-        fields[name] = value.strip()
-    return fields
-
-
 def parse_authorization(header: str) -> V2Authorization:
     """Parse ``OSS2 AccessKeyId:<AK>[,AdditionalHeaders:<a;b>],Signature:<base64>``."""
     scheme, _, rest = header.strip().partition(" ")
     if scheme != V2_ALGORITHM:
         raise IncompleteSignature(f"Authorization does not start with {V2_ALGORITHM}")
-    fields = _split_fields(rest)
+    fields = split_auth_fields(rest, ":", _FIELDS)
     access_key_id = fields.get("AccessKeyId", "")
     if not access_key_id:
         raise IncompleteSignature("Authorization is missing AccessKeyId")

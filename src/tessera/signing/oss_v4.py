@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
-from tessera.signing.oss_common import V4_ALGORITHM, uri_encode, uri_encode_path
+from tessera.signing.oss_common import V4_ALGORITHM, split_auth_fields, uri_encode, uri_encode_path
 
 __all__ = [
     "ALGORITHM",
@@ -123,21 +123,6 @@ def _hex_signature(value: str) -> str:
     return value.lower()
 
 
-def _split_fields(rest: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        name, eq, value = part.partition("=")
-        name = name.strip()
-        if not eq:
-            raise IncompleteSignature(f"Authorization field {name[:32]!r} has no '='")
-        if name not in _FIELDS:
-            raise IncompleteSignature(f"unknown Authorization field {name[:32]!r}")
-        if name in fields:
-            raise IncompleteSignature(f"Authorization field {name} appears twice")
-        fields[name] = value.strip()
-    return fields
-
-
 def _required(fields: Mapping[str, str], name: str) -> str:
     value = fields.get(name, "")
     if not value:
@@ -150,7 +135,7 @@ def parse_authorization(header: str) -> V4Authorization:
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise IncompleteSignature(f"Authorization does not start with {ALGORITHM}")
-    fields = _split_fields(rest)
+    fields = split_auth_fields(rest, "=", _FIELDS)
     access_key_id, date, region = parse_credential(_required(fields, "Credential"))
     additional = _additional_headers(fields.get("AdditionalHeaders", ""))
     provided = _hex_signature(_required(fields, "Signature"))
