@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tessera import __version__
+from tessera.cli import broker_cmd, openapi_cmd, oss_cmd, policy_cmd
 from tessera.config import SettingsError, load_settings
 from tessera.errors import TesseraError
 
@@ -54,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--account-id", help="16 digits (generated when omitted)")
     account_commands.add_parser("list", help="list accounts").set_defaults()
     _server_flags(account_commands.choices["list"])
+
+    # client-side commands: each module registers its own subcommands and sets `run`
+    for module in (broker_cmd, openapi_cmd, oss_cmd, policy_cmd):
+        module.register(commands)
     return parser
 
 
@@ -66,7 +71,13 @@ def _settings(args: argparse.Namespace) -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    run: Callable[[argparse.Namespace, list[str]], int] | None = getattr(args, "run", None)
+    if run is not None:
+        return run(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = _settings(args)
     except SettingsError as exc:

@@ -1,0 +1,10 @@
+"""``tessera sts|ram <Action> --<Param> …`` and ``tessera configure``, aliyun-CLI style."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add this module's subcommands; each sets ``run(args, extra) -> exit code``."""

@@ -1,0 +1,10 @@
+"""``tessera policy check|simulate``: the policy engine from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add this module's subcommands; each sets ``run(args, extra) -> exit code``."""
