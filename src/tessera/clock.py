@@ -7,6 +7,7 @@ ISO-8601 format the RPC APIs emit. Nothing else in Tessera reads the wall clock 
 from __future__ import annotations
 
 import functools
+import re
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -51,12 +52,18 @@ def _iso8601_seconds(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime(ISO_SECONDS)
 
 
+_ISO_UTC = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,18})?Z")
+
+
+@functools.lru_cache(maxsize=4096)
 def parse_iso8601(text: str) -> float:
-    """Parse ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (UTC) to epoch seconds; raises ``ValueError``."""
-    if not text.endswith("Z") or len(text) < 20 or len(text) > 40:
-        raise ValueError(f"not an ISO-8601 UTC timestamp: {text!r}")
-    base, _, fraction = text[:-1].partition(".")
-    if fraction and not fraction.isdigit():
-        raise ValueError(f"bad fraction in {text!r}")
-    parsed = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    return parsed.timestamp() + (float("0." + fraction) if fraction else 0.0)
+    """Parse ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (UTC) to epoch seconds; raises ``ValueError``.
+
+    Cached: stored timestamps (an object's Last-Modified) are parsed on every read."""
+    match = _ISO_UTC.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an ISO-8601 UTC timestamp: {text[:64]!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    parsed = datetime(year, month, day, hour, minute, second, tzinfo=UTC)  # checks the ranges
+    fraction = match.group(7)
+    return parsed.timestamp() + (float("0" + fraction) if fraction else 0.0)

@@ -280,7 +280,7 @@ class OssApp:
         record.action = req.route.action or req.route.operation
         req.caller = await self._authenticate(req, record)
         if req.address.bucket is not None and req.route.operation != "PutBucket":
-            req.bucket = await in_thread(self._ctx.store.get_bucket, req.address.bucket)
+            req.bucket = self._ctx.store.get_bucket(req.address.bucket)  # a point read: inline
             if req.bucket is None:
                 raise NotFound("Bucket", req.address.bucket)
         source, keys = await self._subjects(req)
@@ -295,7 +295,7 @@ class OssApp:
         keys: tuple[str, ...] = ()
         if req.route.source_action is not None:
             name, key = parse_copy_source(req.headers.get("x-oss-copy-source", ""))
-            bucket = await in_thread(self._ctx.store.get_bucket, name)
+            bucket = self._ctx.store.get_bucket(name)
             if bucket is None:
                 raise NotFound("Bucket", name)
             source = CopySource(bucket, key)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from tessera.blobs import Digest, write_stream
+from tessera.blobs import BlobRef, Digest, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
     AlreadyExists,
@@ -33,6 +33,7 @@ from tessera.store.oss_base import ObjectAttrs, ObjectMeta
 from .authz import parse_acl
 from .bucket_ops import Operation, parse_max_keys
 from .exchange import (
+    SMALL_BODY_BYTES,
     OssContext,
     OssRequest,
     OssResponse,
@@ -121,39 +122,70 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     attrs = _attrs(req)
     expected_md5 = _content_md5(req.headers)
     if_absent = _forbid_overwrite(req.headers)
-    if if_absent:
-        current = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
-        if current is not None:
-            raise AlreadyExists("Object", req.key)
+    if if_absent and ctx.store.get_object(req.bucket_name, req.key) is not None:
+        raise AlreadyExists("Object", req.key)
 
     def check(digest: Digest) -> None:
         if expected_md5 is not None and digest.md5_base64 != expected_md5:
             raise DigestMismatch()
 
-    ref = await write_stream(ctx.blobs, req.body_chunks(), check=check)
-    meta = ObjectMeta(
-        bucket=req.bucket_name,
-        key=req.key,
-        blob_id=ref.blob_id,
-        size=ref.size,
-        etag=ref.md5_hex or "",
-        crc64=ref.crc64,
-        last_modified=iso8601_ms(req.now),
-        attrs=attrs,
-    )
-    try:
-        released = await in_thread(lambda: ctx.store.put_object(meta, if_absent=if_absent))
-    except BaseException:
-        await in_thread(ctx.blobs.delete, ref.blob_id)
-        raise
-    if released:
-        await in_thread(ctx.blobs.delete, released)
+    def describe(ref: BlobRef) -> ObjectMeta:
+        return ObjectMeta(
+            bucket=req.bucket_name,
+            key=req.key,
+            blob_id=ref.blob_id,
+            size=ref.size,
+            etag=ref.md5_hex or "",
+            crc64=ref.crc64,
+            last_modified=iso8601_ms(req.now),
+            attrs=attrs,
+        )
+
+    declared = req.declared_length()
+    if declared is not None and declared <= SMALL_BODY_BYTES:
+        # small: the body is read first, then blob write, fsyncs and row swap in one hop
+        data = await req.read_body(SMALL_BODY_BYTES)
+        meta = await in_thread(_store_small, ctx, data, check, describe, if_absent)
+    else:
+        ref = await write_stream(ctx.blobs, req.body_chunks(), check=check)
+        meta = describe(ref)
+        try:
+            released = await in_thread(lambda: ctx.store.put_object(meta, if_absent=if_absent))
+        except BaseException:
+            await in_thread(ctx.blobs.delete, ref.blob_id)
+            raise
+        if released:
+            await in_thread(ctx.blobs.delete, released)
     headers = [
         ("ETag", quoted(meta.etag)),
         ("x-oss-hash-crc64ecma", str(meta.crc64)),
         ("Content-MD5", _md5_base64(meta.etag)),
     ]
     return OssResponse(200, headers)
+
+
+def _store_small(
+    ctx: OssContext,
+    data: bytes,
+    check: Callable[[Digest], None],
+    describe: Callable[[BlobRef], ObjectMeta],
+    if_absent: bool,
+) -> ObjectMeta:
+    """Write, check, commit and publish a whole small body (runs in a worker thread; once
+    started it completes, so a client that leaves meanwhile still gets old-or-new)."""
+    with ctx.blobs.open_writer() as writer:
+        writer.write(data)
+        check(writer.digest())
+        ref = writer.commit()
+    meta = describe(ref)
+    try:
+        released = ctx.store.put_object(meta, if_absent=if_absent)
+    except BaseException:
+        ctx.blobs.delete(ref.blob_id)
+        raise
+    if released:
+        ctx.blobs.delete(released)
+    return meta
 
 
 def _md5_base64(etag_hex: str) -> str:
@@ -166,8 +198,8 @@ def _md5_base64(etag_hex: str) -> str:
 # ---- GetObject / HeadObject --------------------------------------------------------------
 
 
-async def _load(ctx: OssContext, req: OssRequest) -> ObjectMeta:
-    meta = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
+def _load(ctx: OssContext, req: OssRequest) -> ObjectMeta:
+    meta = ctx.store.get_object(req.bucket_name, req.key)  # a point read: inline
     if meta is None:
         raise NotFound("Object", req.key)
     return meta
@@ -272,7 +304,7 @@ def object_headers(meta: ObjectMeta, params: Mapping[str, str]) -> list[tuple[st
 
 
 async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
-    meta = await _load(ctx, req)
+    meta = _load(ctx, req)
     check_conditions(req.headers, meta.etag, parse_iso8601(meta.last_modified))
     standard = req.headers.get("x-oss-range-behavior", "").strip().lower() == "standard"
     span = parse_range(req.headers.get("range"), meta.size, standard=standard)
@@ -286,8 +318,18 @@ async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
     length = end - start + 1
     if not body:
         return OssResponse(status, headers, length=length)
+    if length <= SMALL_BODY_BYTES:  # a page-cache read: inline, no hop, no stream
+        return OssResponse(status, headers, _read_small(ctx, meta.blob_id, start, end + 1))
     reader = await in_thread(ctx.blobs.open_range, meta.blob_id, start, end + 1)
     return OssResponse(status, headers, stream=reader)
+
+
+def _read_small(ctx: OssContext, blob_id: str, start: int, stop: int) -> bytes:
+    reader = ctx.blobs.open_range(blob_id, start, stop)
+    try:
+        return b"".join(reader)
+    finally:
+        reader.close()
 
 
 async def get_object(ctx: OssContext, req: OssRequest) -> OssResponse:
@@ -299,7 +341,7 @@ async def head_object(ctx: OssContext, req: OssRequest) -> OssResponse:
 
 
 async def get_object_meta(ctx: OssContext, req: OssRequest) -> OssResponse:
-    meta = await _load(ctx, req)
+    meta = _load(ctx, req)
     headers = [
         ("ETag", quoted(meta.etag)),
         ("Last-Modified", http_date(parse_iso8601(meta.last_modified))),
