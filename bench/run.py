@@ -1,7 +1,8 @@
 """Run every benchmark in ``bench/`` and say where the results went (``make bench``).
 
 In order: ``policy_decision.py`` (if present; its printed table is also saved to
-``bench/results/policy_decision.txt``), ``http_stack.py``, ``assume_role.py``, ``oss.py``.
+``bench/results/policy_decision.txt``), ``http_stack.py``, ``assume_role.py``, ``oss.py``,
+``broker.py``.
 Each runs as its own process with this interpreter; ``--quick`` is passed on to each for a
 smoke run. A failing benchmark does not stop the others; the exit status is non-zero if any
 failed.
@@ -23,11 +24,12 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("http_stack.py", ["http_stack.md", "http_stack.json"]),
     ("assume_role.py", ["assume_role.md", "assume_role.json"]),
     ("oss.py", ["oss.md", "oss.json"]),
+    ("broker.py", ["broker.md", "broker.json"]),
 ]
 
 
 #: the benchmarks that measure over HTTP and take --quiet-wait
-HTTP_BENCHMARKS = {"http_stack.py", "assume_role.py", "oss.py"}
+HTTP_BENCHMARKS = {"http_stack.py", "assume_role.py", "oss.py", "broker.py"}
 
 
 def run(script: str, quick: bool, quiet_wait: float | None) -> tuple[int, str]:

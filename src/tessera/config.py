@@ -47,6 +47,8 @@ class Settings:
     timestamp_window_seconds: int = 900
     max_rpc_body_bytes: int = 64 * 1024
     policy_cache_seconds: float = 5.0
+    #: a broker.toml: run the token broker in-process on its own port (development)
+    broker_config: Path | None = None
 
     def validate(self) -> Settings:
         if not 0 <= self.port <= 65535:
@@ -79,6 +81,7 @@ _ENV = {
     "TESSERA_MASTER_KEY": "master_key",
     "TESSERA_ACCESS_LOG": "access_log",
     "TESSERA_LOG_LEVEL": "log_level",
+    "TESSERA_BROKER_CONFIG": "broker_config",
 }
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 

@@ -296,9 +296,17 @@ def serve(settings: Settings) -> int:
         flush=True,
     )
     try:
-        _run_loop(_serve(runtime, ssl_files))
+        broker = start_broker(settings, ssl_files)
+    except ValueError as exc:  # BrokerSettingsError
+        runtime.close()
+        print(f"tessera: broker: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        _run_loop(_serve(runtime, ssl_files, broker))
     finally:
         runtime.close()
+        if broker is not None:
+            broker.close()
     return 0
 
 
@@ -313,7 +321,7 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
-async def _serve(runtime: Runtime, ssl_files: Any) -> None:
+async def _serve(runtime: Runtime, ssl_files: Any, broker: Any = None) -> None:
     from granian.constants import Interfaces
     from granian.server.embed import Server
 
@@ -331,17 +339,63 @@ async def _serve(runtime: Runtime, ssl_files: Any) -> None:
         backlog=1024,
         **options,
     )
+    servers = [server, *_broker_servers(broker)]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, server.stop)
+        loop.add_signal_handler(sig, _stop_all, servers)
     flusher = asyncio.create_task(_flush_every(runtime.app.access_log, 0.1))
     keeper = asyncio.create_task(_keep_keyring(runtime, KEYRING_CHECK_SECONDS))
     try:
-        await server.serve()
+        await asyncio.gather(*(_serve_one(each, servers) for each in servers))
     finally:
         flusher.cancel()
         keeper.cancel()
         runtime.app.access_log.flush()
+
+
+# ---- the token broker in-process (``serve --broker-config``; tessera.broker) ----------------
+
+
+def start_broker(settings: Settings, ssl_files: Any) -> Any:
+    """The broker of ``settings.broker_config`` (a ``BrokerRuntime``), or None. Its STS
+    endpoint defaults to this server (https with the local CA under ``--tls``)."""
+    if settings.broker_config is None:
+        return None
+    from tessera.broker.config import load_broker_settings
+    from tessera.broker.server import build_broker, describe
+
+    scheme = "https" if settings.tls else "http"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    broker_settings = load_broker_settings(
+        settings.broker_config,
+        default_sts_endpoint=f"{scheme}://{host}:{settings.port}",
+        default_ca_file=ssl_files.ca_cert if ssl_files is not None else None,
+    )
+    broker = build_broker(broker_settings)
+    print(describe(broker, broker_settings.host, broker_settings.port), flush=True)
+    return broker
+
+
+def _broker_servers(broker: Any) -> list[Any]:
+    if broker is None:
+        return []
+    from tessera.broker.server import embedded_server
+
+    return [embedded_server(broker.app, broker.settings.host, broker.settings.port)]
+
+
+def _stop_all(servers: list[Any]) -> None:
+    for server in servers:
+        server.stop()
+
+
+async def _serve_one(server: Any, servers: list[Any]) -> None:
+    """Serve until stopped; when one listener ends (a signal, or it could not bind), the
+    others are stopped too, so the process never runs half of what it was asked to."""
+    try:
+        await server.serve()
+    finally:
+        _stop_all([other for other in servers if other is not server])
 
 
 async def _keep_keyring(runtime: Runtime, seconds: float) -> None:

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve HTTPS with a certificate from a local CA kept in the data directory",
     )
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None)
+    serve.add_argument(
+        "--broker-config",
+        type=Path,
+        help="broker.toml: also run the token broker in-process on its own port (development)",
+    )
 
     account = commands.add_parser("account", help="manage accounts (admin, works on the data dir)")
     account_commands = account.add_subparsers(dest="account_command", required=True)
@@ -65,7 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> object:
     overrides = {
         name: getattr(args, name, None)
-        for name in ("data_dir", "host", "port", "region", "domain", "tls", "access_log")
+        for name in (
+            "data_dir",
+            "host",
+            "port",
+            "region",
+            "domain",
+            "tls",
+            "access_log",
+            "broker_config",
+        )
     }
     return load_settings(config_path=args.config, overrides=overrides)
 
