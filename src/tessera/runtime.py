@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -27,6 +28,7 @@ from tessera.crypto import Keyring, MasterKey, SecretBox, write_private_file
 from tessera.identity.resolve import Authenticator, PolicyResolver
 from tessera.identity.service import RamService
 from tessera.ids import IdSource, SecureIds
+from tessera.listen import AddressInUse, DataDirInUse, ensure_port_free, lock_data_dir
 from tessera.oss.app import OssApp
 from tessera.oss.exchange import OssContext
 from tessera.policy import parse_policy
@@ -275,6 +277,13 @@ def configure_logging(settings: Settings) -> None:
 def serve(settings: Settings) -> int:
     """Run the server until SIGINT/SIGTERM; returns the process exit code."""
     configure_logging(settings)
+    try:
+        ensure_port_free(settings.host, settings.port)
+        prepare_data_dir(settings.data_dir)
+        lock = lock_data_dir(settings.data_dir)  # held until the process exits
+    except (AddressInUse, DataDirInUse) as exc:
+        print(f"tessera: {exc}", file=sys.stderr, flush=True)
+        return 1
     runtime = build_runtime(settings, sweep_orphans=True)
     root = bootstrap_root(runtime)
     ssl_files = None
@@ -297,16 +306,18 @@ def serve(settings: Settings) -> int:
     )
     try:
         broker = start_broker(settings, ssl_files)
-    except ValueError as exc:  # BrokerSettingsError
+    except (ValueError, AddressInUse) as exc:  # BrokerSettingsError, or its port is taken
         runtime.close()
+        os.close(lock)
         print(f"tessera: broker: {exc}", file=sys.stderr, flush=True)
-        return 2
+        return 2 if isinstance(exc, ValueError) else 1
     try:
         _run_loop(_serve(runtime, ssl_files, broker))
     finally:
         runtime.close()
         if broker is not None:
             broker.close()
+        os.close(lock)
     return 0
 
 
@@ -371,6 +382,7 @@ def start_broker(settings: Settings, ssl_files: Any) -> Any:
         default_sts_endpoint=f"{scheme}://{host}:{settings.port}",
         default_ca_file=ssl_files.ca_cert if ssl_files is not None else None,
     )
+    ensure_port_free(broker_settings.host, broker_settings.port)
     broker = build_broker(broker_settings)
     print(describe(broker, broker_settings.host, broker_settings.port), flush=True)
     return broker

@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from tests.api.clients import (
     unique,
 )
 from tests.api.rawrpc import RAM_VERSION, Credentials, RawRpc
-from tests.server import ACCOUNT_ID, ROOT_ACCESS_KEY_SECRET, TesseraServer
+from tests.server import ACCOUNT_ID, ROOT_ACCESS_KEY_SECRET, TesseraServer, free_port
 
 pytestmark = pytest.mark.sdk
 
@@ -375,3 +376,40 @@ def test_account_create_refuses_a_duplicate(fresh_server: FreshServer) -> None:
     )
     assert done.returncode != 0
     assert ACCOUNT_ID in (done.stderr + done.stdout) or "exist" in (done.stderr + done.stdout)
+
+
+def _second_serve(data_dir: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """``tessera serve`` run to completion (it must refuse to start, so it returns)."""
+    args = ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+    return subprocess.run(
+        [sys.executable, "-m", "tessera", *args],
+        env=TesseraServer(data_dir).env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_second_server_on_a_busy_port_refuses_to_start(
+    fresh_server: FreshServer, tmp_path: Path
+) -> None:
+    # granian binds with SO_REUSEPORT: without the guard both would listen and split traffic
+    first = fresh_server()
+    result = _second_serve(tmp_path / "other-data", first.port)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"127.0.0.1:{first.port} is already in use" in result.stderr
+    assert not (tmp_path / "other-data" / "master.key").exists()  # refused before any state
+    assert urllib.request.urlopen(f"{first.url}/-/health", timeout=5).status == 200
+
+
+def test_a_second_server_on_the_same_data_dir_refuses_to_start(
+    fresh_server: FreshServer,
+) -> None:
+    first = fresh_server()
+    result = _second_serve(first.data_dir, free_port())
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "another tessera serve is using the data directory" in result.stderr
+    assert first.stop() == 0
+    # the lock goes with the process: the directory can be served again
+    again = fresh_server(data_dir=first.data_dir)
+    assert urllib.request.urlopen(f"{again.url}/-/health", timeout=5).status == 200

@@ -33,6 +33,7 @@ from tessera.broker.config import BrokerSettings, BrokerSettingsError
 from tessera.broker.service import Broker
 from tessera.broker.sts_client import AlibabaSts, Sts
 from tessera.clock import Clock, SystemClock
+from tessera.listen import AddressInUse, ensure_port_free
 
 log = logging.getLogger("tessera.broker")
 
@@ -147,6 +148,11 @@ def run(settings: BrokerSettings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("_granian").setLevel(logging.WARNING)
     logging.getLogger("granian").setLevel(logging.WARNING)
+    try:
+        ensure_port_free(settings.host, settings.port)
+    except AddressInUse as exc:
+        print(f"tessera broker: {exc}", file=sys.stderr, flush=True)
+        return 1
     runtime = build_broker(settings)
     print(describe(runtime, settings.host, settings.port), flush=True)
     try:
