@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -89,7 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     run: Callable[[argparse.Namespace, list[str]], int] | None = getattr(args, "run", None)
     if run is not None:
-        return run(args, extra)
+        try:
+            return run(args, extra)
+        except BrokenPipeError:  # `tessera ram ListUsers | head`: the reader left; say nothing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
