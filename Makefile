@@ -34,8 +34,8 @@ serve: install
 	$(VENV)/bin/tessera serve $(ARGS)
 
 lint: dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
 
 ## Install everything (Python and Node), lint, type-check, run the whole suite.

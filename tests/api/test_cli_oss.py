@@ -226,7 +226,7 @@ def test_mb_ls_rb(cli: Cli, sdk: ossv2.Client, server: TesseraServer, home: Path
     put(sdk, name, "keep", b"x")
     error = cli.fails(1, "rb", f"oss://{name}")
     assert error.startswith("tessera oss rb: BucketNotEmpty: ")
-    assert "(RequestId " in error
+    assert "(HTTP 409, RequestId " in error
     assert sdk.is_bucket_exist(name)
 
     # an unfinished multipart upload also keeps a bucket; --force deletes and aborts both
@@ -482,7 +482,7 @@ def test_sts_token_limited_to_a_prefix(
     done = sts("cp", local, f"oss://{bucket}/denied/f.txt")
     assert done.returncode == 1
     assert done.stderr.startswith("tessera oss cp: AccessDenied: ")
-    assert "(RequestId " in done.stderr
+    assert "(HTTP 403, RequestId " in done.stderr
     for secret in (creds.access_key_secret, creds.security_token or "-"):
         assert secret not in done.stderr + done.stdout
 

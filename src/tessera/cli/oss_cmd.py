@@ -246,17 +246,17 @@ def _error_chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def describe_error(exc: BaseException) -> str | None:
-    """``Code: Message (RequestId …)`` for an OSS service error anywhere in the chain; the
-    innermost message for other SDK failures (connection refused, a refused name) and local
-    file errors; ``None`` for a programming error, which is left to raise."""
+    """``Code: Message (HTTP status, RequestId …)`` for an OSS service error anywhere in the
+    chain; the innermost message for other SDK failures (connection refused, a refused name)
+    and local file errors; ``None`` for a programming error, which is left to raise."""
     oss = _sdk()
     chain = list(_error_chain(exc))
     for error in chain:
         if isinstance(error, oss.exceptions.ServiceError):
-            message = f"{error.code or f'HTTP {error.status_code}'}: {error.message or ''}"
+            message = f"{error.code or 'Error'}: {error.message or ''} (HTTP {error.status_code}"
             if error.request_id:
-                message += f" (RequestId {error.request_id})"
-            return message
+                message += f", RequestId {error.request_id}"
+            return message + ")"
     if isinstance(exc, oss.exceptions.BaseError):
         return str(chain[-1]).strip() or type(chain[-1]).__name__
     if isinstance(exc, OSError):
