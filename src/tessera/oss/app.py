@@ -62,6 +62,7 @@ OPERATIONS: dict[str, Operation] = {
     **EXTRA_OPERATIONS,
 }
 SERVER = "AliyunOSS"
+_QUERY_SIGNATURE_NAMES = frozenset({"signature", "x-oss-signature", "ossaccesskeyid"})
 
 
 def parse_oss_query(raw: bytes) -> list[tuple[str, str]]:
@@ -317,15 +318,23 @@ class OssApp:
         )
 
     async def _authenticate(self, req: OssRequest, record: AccessRecord) -> Caller | None:
-        scheme = oss_common.classify(req.method, req.query, req.headers)
-        if scheme is AuthScheme.ANONYMOUS:
-            record.principal = "anonymous"
-            return None
-        if scheme is AuthScheme.POST_FORM:
-            raise NotSupported("PostObject")
-        access_key_id, provided, verify, check_time = _signature_parts(
-            scheme, req.method, req.address, req.query, req.headers, self._ctx.region
-        )
+        try:
+            scheme = oss_common.classify(req.method, req.query, req.headers)
+            if scheme is AuthScheme.ANONYMOUS:
+                record.principal = "anonymous"
+                return None
+            if scheme is AuthScheme.POST_FORM:
+                raise NotSupported("PostObject")
+            access_key_id, provided, verify, check_time = _signature_parts(
+                scheme, req.method, req.address, req.query, req.headers, self._ctx.region
+            )
+        except IncompleteSignature as exc:
+            # OSS answers a malformed header "Authorization header is invalid." (oss.errors)
+            query_names = {name.lower() for name, _ in req.query}
+            exc.fields["in_header"] = "authorization" in req.headers and not (
+                query_names & _QUERY_SIGNATURE_NAMES
+            )
+            raise
         record.access_key_id = access_key_id
         token = oss_common.security_token(scheme, req.query, req.headers)
         # inline, as on the RPC path: cached lookups; a worker-thread hop costs more than

@@ -196,6 +196,10 @@ def _signature_extras(exc: e.SignatureMismatch) -> list[tuple[str, str]]:
     return extras
 
 
+#: What OSS says of an Authorization header it cannot parse (captured replies: spec oss.md 6).
+INVALID_AUTHORIZATION_HEADER: Final = "Authorization header is invalid."
+
+
 def _extras(exc: e.TesseraError) -> list[tuple[str, str]]:
     """The error's own extra elements; the caller adds BucketName / Key of the request."""
     if isinstance(exc, e.SignatureMismatch):
@@ -217,6 +221,8 @@ def _extras(exc: e.TesseraError) -> list[tuple[str, str]]:
 def _message(exc: e.TesseraError, code: str) -> str:
     if isinstance(exc, e.AccessDenied):
         return exc.explanation or ACCESS_DENIED
+    if isinstance(exc, e.IncompleteSignature) and exc.fields.get("in_header"):
+        return INVALID_AUTHORIZATION_HEADER
     return _MESSAGES.get(code, exc.message)
 
 

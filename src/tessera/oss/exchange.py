@@ -17,7 +17,7 @@ from email.utils import formatdate
 from typing import Any, TypeVar
 
 from tessera.blobs import BlobReader, BlobStore
-from tessera.errors import InvalidArgument, RequestTooLarge
+from tessera.errors import InvalidArgument, MissingArgument, RequestTooLarge
 from tessera.identity.model import Caller
 from tessera.store.oss_base import Bucket, OssMetadataStore
 
@@ -107,6 +107,12 @@ class OssRequest:
     def declared_length(self) -> int | None:
         text = self.headers.get("content-length", "").strip()
         return int(text) if text.isdigit() else None
+
+    def require_length(self) -> None:
+        """Object content needs a declared size: ``Content-Length`` or chunked transfer
+        encoding; a bare PUT is ``MissingContentLength`` (411), not an empty object."""
+        if self.declared_length() is None and "transfer-encoding" not in self.headers:
+            raise MissingArgument("Content-Length")
 
     async def body_chunks(self, limit: int = MAX_OBJECT_BYTES) -> AsyncIterator[bytes]:
         """The request body as it arrives, refusing more than ``limit`` bytes."""

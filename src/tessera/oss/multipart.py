@@ -155,6 +155,7 @@ async def initiate_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
 
 
 async def upload_part(ctx: OssContext, req: OssRequest) -> OssResponse:
+    req.require_length()
     number = _part_number(req.params)
     expected_md5 = _content_md5(req.headers)
     upload = await _load_upload(ctx, req)

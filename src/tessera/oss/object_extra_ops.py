@@ -282,6 +282,7 @@ def _mismatch(current: ObjectMeta | None) -> Exception:
 async def append_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     """``POST /<key>?append&position=N`` (spec 7.6): N must be the current length; the blob is
     the old one composed with the new bytes, committed only if the object did not change."""
+    req.require_length()
     position = _position(req.params)
     current = await in_thread(ctx.store.get_object, req.bucket_name, req.key)
     if current is not None and current.object_type is not ObjectType.APPENDABLE:

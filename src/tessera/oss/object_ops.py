@@ -119,6 +119,7 @@ def _forbid_overwrite(headers: Mapping[str, str]) -> bool:
 
 
 async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
+    req.require_length()
     attrs = _attrs(req)
     expected_md5 = _content_md5(req.headers)
     if_absent = _forbid_overwrite(req.headers)
