@@ -13,9 +13,13 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from xml.etree import ElementTree
 
+import httpx
 import oss2
 import pytest
 
@@ -44,7 +48,12 @@ def v4(request: pytest.FixtureRequest) -> bool:
 
 
 def run_ali_oss(
-    server: TesseraServer, creds: Credentials, bucket: str, v4: bool, **env: str
+    server: TesseraServer,
+    creds: Credentials,
+    bucket: str,
+    v4: bool,
+    script: Path = SCRIPT,
+    **env: str,
 ) -> dict[str, Any]:
     full_env = {
         **os.environ,
@@ -60,7 +69,7 @@ def run_ali_oss(
     if creds.security_token is not None:
         full_env["OSS_STS_TOKEN"] = creds.security_token
     done = subprocess.run(
-        ["node", str(SCRIPT)],
+        ["node", str(script)],
         cwd=JS_DIR,
         env=full_env,
         capture_output=True,
@@ -97,9 +106,28 @@ def _ok(steps: dict[str, Any], name: str) -> Any:
     return got
 
 
-def test_full_flow(server: TesseraServer, v4: bool, tmp_path: Path) -> None:
+def _caller(server: TesseraServer, ids: Identities, kind: str) -> Credentials:
+    """The root key, a RAM user with AliyunOSSFullAccess, or an STS token of a role with it
+    (no session policy)."""
+    if kind == "root":
+        return ROOT
+    if kind == "ram-user":
+        return ids.user("ali-full", system=("AliyunOSSFullAccess",)).creds
+    role = ids.role("ali-fullrole", system=("AliyunOSSFullAccess",))
+    broker = ids.user("ali-fullbroker", system=("AliyunSTSAssumeRoleAccess",))
+    assumed = sts_api(server, broker.creds)(
+        "AssumeRole", role_arn=role.arn, role_session_name="ali-full"
+    )
+    return session_creds(assumed)
+
+
+@pytest.mark.parametrize("kind", ["root", "ram-user", "sts"])
+def test_full_flow(
+    server: TesseraServer, ids: Identities, v4: bool, tmp_path: Path, kind: str
+) -> None:
     name = unique("ali")
-    steps = run_ali_oss(server, ROOT, name, v4, FLOW="full", TMP_FILE=str(tmp_path / "f.txt"))
+    creds = _caller(server, ids, kind)
+    steps = run_ali_oss(server, creds, name, v4, FLOW="full", TMP_FILE=str(tmp_path / "f.txt"))
 
     file_body = b"hello from a file path"
     buf_body = b"hello, tessera!"
@@ -233,3 +261,198 @@ def test_sts_token_read_allowed_write_denied(
         for obj in oss2.ObjectIterator(owner):
             owner.delete_object(obj.key)
         owner.delete_bucket()
+
+
+# ---- ACLs, presigned URLs, awkward keys, conditions, resumed multipart ----------------------
+
+EXTRAS = JS_DIR / "ali_oss_acl_presign.js"
+PRESIGNED_KEY = "pre/ü a+b%.txt"
+PRESIGNED_BODY = b"presigned body"
+AWKWARD_KEYS = [
+    "a+b",
+    "with space/and more",
+    "100%/done",
+    "ünïcödé/ключ",
+    "emoji/😀🚀",
+    "q?x=1&y=#frag",
+    "k" * 1023,
+]
+# Node's URL handling removes ``.``/``..`` path segments after ali-oss signed the key: the
+# server sees another path under a signature for the key, and must refuse it.
+DOT_KEYS = ["../x", "a/./b"]
+
+
+def resume_body() -> bytes:
+    """The same bytes as ``body(5 * 100 * 1024 + 77)`` in ali_oss_acl_presign.js."""
+    return bytes((i * 13 + 5) % 253 for i in range(5 * PART_SIZE + 77))
+
+
+def _fetch(url: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
+    """Fetch a presigned URL; a ``<bucket>.oss.localhost`` host is reached on 127.0.0.1 with
+    its name in Host (the name does not resolve; the signature does not cover it)."""
+    parts = urlsplit(url)
+    host = parts.netloc
+    target = url
+    if parts.hostname and parts.hostname.endswith(".oss.localhost"):
+        target = urlunsplit(parts._replace(netloc=f"127.0.0.1:{parts.port}"))
+    headers = {"Host": host, **kwargs.pop("headers", {})}
+    return httpx.request(method, target, headers=headers, timeout=10, **kwargs)
+
+
+def _code(reply: httpx.Response) -> str | None:
+    return ElementTree.fromstring(reply.content).findtext("Code")
+
+
+@pytest.fixture
+def owned_bucket(server: TesseraServer) -> Iterator[oss2.Bucket]:
+    session = oss2.Session()
+    owner = oss2.Bucket(
+        oss2.Auth(ROOT.access_key_id, ROOT.access_key_secret),
+        server.url,
+        unique("alix"),
+        session=session,
+    )
+    owner.create_bucket()
+    owner.put_object(PRESIGNED_KEY, PRESIGNED_BODY)
+    owner.put_object("closed/b.txt", b"closed")
+    yield owner
+    for upload in oss2.MultipartUploadIterator(owner):
+        owner.abort_multipart_upload(upload.key, upload.upload_id)
+    for obj in oss2.ObjectIterator(owner):
+        owner.delete_object(obj.key)
+    owner.delete_bucket()
+    session.session.close()
+
+
+def _presigned_reads_and_writes(owner: oss2.Bucket, urls: dict[str, str], v4: bool) -> None:
+    for name in ("v1Get", "v1AsyncGet", "v4Get", "vhostV1Get", "vhostV4Get"):
+        got = _fetch(urls[name])
+        assert (got.status_code, got.content) == (200, PRESIGNED_BODY), (name, got.text)
+    assert "/" + owner.bucket_name + "/" in urls["v1Get"]  # path style (sldEnable)
+    assert urls["vhostV1Get"].startswith(f"http://{owner.bucket_name}.oss.localhost:")
+    assert "x-oss-signature-version=OSS4-HMAC-SHA256" in urls["v4Get"]
+    for name, key in (("v1Put", "pre/put v1.txt"), ("v4Put", "pre/put v4.txt")):
+        stored = _fetch(
+            urls[name], "PUT", content=name.encode(), headers={"Content-Type": "text/x-ali"}
+        )
+        assert stored.status_code == 200, (name, stored.text)
+        got = owner.get_object(key)
+        assert (got.read(), got.headers["Content-Type"]) == (name.encode(), "text/x-ali")
+    wrong_type = _fetch(urls["v1Put"], "PUT", content=b"x", headers={"Content-Type": "text/a"})
+    assert (wrong_type.status_code, _code(wrong_type)) == (403, "SignatureDoesNotMatch")
+    expired = _fetch(urls["v1Expired"])
+    assert (expired.status_code, _code(expired)) == (403, "AccessDenied")
+    as_get = _fetch(urls["v4Get"], "PUT", content=b"x")  # the signature covers the method
+    assert (as_get.status_code, _code(as_get)) == (403, "SignatureDoesNotMatch")
+    assert owner.get_object(PRESIGNED_KEY).read() == PRESIGNED_BODY
+
+
+def test_acls_keys_conditions_resume_and_presign(
+    server: TesseraServer, owned_bucket: oss2.Bucket, v4: bool, tmp_path: Path
+) -> None:
+    owner = owned_bucket
+    steps = run_ali_oss(
+        server,
+        ROOT,
+        owner.bucket_name,
+        v4,
+        EXTRAS,
+        FLOW="all",
+        OSS_DOMAIN="oss.localhost",
+        KEYS=json.dumps(AWKWARD_KEYS + DOT_KEYS),
+        TMP_FILE=str(tmp_path / "resume.bin"),
+    )
+    assert _ok(steps, "bucketAcl") == ["private", "public-read", "public-read-write", "private"]
+    bad = steps["badBucketAcl"]
+    assert (bad["code"], bad["status"]) == ("InvalidArgument", 400), bad
+    assert owner.get_bucket_acl().acl == "private"
+    assert _ok(steps, "objectAcl") == [
+        "default",
+        "public-read",
+        "private",
+        "public-read-write",
+        "default",
+    ]
+    assert owner.get_object_acl("acl/ü b+c.txt").acl == "public-read"
+    anonymous = httpx.get(f"{server.url}/{owner.bucket_name}/acl/%C3%BC%20b%2Bc.txt", timeout=10)
+    assert (anonymous.status_code, anonymous.content) == (200, b"acl body")
+    missing = steps["missingObjectAcl"]
+    assert (missing["code"], missing["status"]) == ("NoSuchKey", 404), missing
+
+    for i, key in enumerate(AWKWARD_KEYS):
+        data = f"body of key {i}".encode()
+        assert _ok(steps, f"key{i}") == {
+            "etag": etag(data),
+            "md5": hashlib.md5(data).hexdigest(),
+            "length": str(len(data)),
+            "listed": [key],
+            "copyMd5": hashlib.md5(data).hexdigest(),
+            "after": "NoSuchKey",
+        }, key
+    for i, key in enumerate(DOT_KEYS, start=len(AWKWARD_KEYS)):
+        refused = steps[f"key{i}"]["error"]
+        assert (refused["code"], refused["status"]) == ("SignatureDoesNotMatch", 403), key
+
+    assert _ok(steps, "conditions") == {
+        "ifMatch": [200, "hello world"],
+        "ifMatchWrong": [412, "PreconditionFailed"],
+        "ifNoneMatch": [304, ""],
+        "ifModifiedSinceFuture": [304, ""],
+        "ifModifiedSincePast": [200, "hello world"],
+        "ifUnmodifiedSincePast": [412, "PreconditionFailed"],
+        "rangeStandard": [416, "InvalidRange"],
+    }
+
+    body = resume_body()
+    assert _ok(steps, "resume") == {
+        "cancelled": "cancel",
+        "partsBeforeCancel": 2,
+        "pendingUploads": [True],
+        "partsOnServer": 2,
+        "resumedFrom": 2,  # the resumed run's first progress already counts the 2 old parts
+        "etag": multipart_etag(body, PART_SIZE),
+        "md5": hashlib.md5(body).hexdigest(),
+        "size": len(body),
+        "left": 0,
+    }
+
+    _presigned_reads_and_writes(owner, _ok(steps, "presignUrls"), v4)
+    refused_ip = _ok(steps, "ipEndpointRefused")
+    assert refused_ip == {"message": "can not get the object URL when endpoint is IP"}
+    assert sorted(o.key for o in oss2.ObjectIterator(owner)) == sorted(
+        [
+            "acl/ü b+c.txt",
+            "closed/b.txt",
+            "cond.txt",
+            PRESIGNED_KEY,
+            "pre/put v1.txt",
+            "pre/put v4.txt",
+        ]
+    )  # no dot-segment key was stored under its rewritten path
+
+
+def test_presign_with_sts_session_policy(
+    server: TesseraServer, ids: Identities, owned_bucket: oss2.Bucket, v4: bool
+) -> None:
+    owner = owned_bucket
+    role = ids.role("ali-psrole", system=("AliyunOSSFullAccess",))
+    broker = ids.user("ali-psbroker", system=("AliyunSTSAssumeRoleAccess",))
+    session_policy = (
+        '{"Version":"1","Statement":[{"Effect":"Allow",'
+        '"Action":["oss:GetObject","oss:PutObject"],'
+        f'"Resource":"acs:oss:*:*:{owner.bucket_name}/pre/*"}}]}}'
+    )
+    creds = session_creds(
+        sts_api(server, broker.creds)(
+            "AssumeRole", role_arn=role.arn, role_session_name="ali-ps", policy=session_policy
+        )
+    )
+    steps = run_ali_oss(
+        server, creds, owner.bucket_name, v4, EXTRAS, FLOW="presign", OSS_DOMAIN="oss.localhost"
+    )
+    urls = _ok(steps, "presignUrls")
+    assert "security-token=" in urls["v1Get"]
+    assert "x-oss-security-token=" in urls["v4Get"]
+    _presigned_reads_and_writes(owner, urls, v4)
+    denied = _fetch(urls["deniedGet"])
+    assert (denied.status_code, _code(denied)) == (403, "AccessDenied")
