@@ -56,3 +56,26 @@ def test_sts_tokens_and_crypto_do_not_reach_the_store_or_http() -> None:
             assert not name.startswith(
                 ("tessera.store", "tessera.web", "tessera.rpc", "starlette")
             ), f"{path.relative_to(SRC)} imports {name}"
+
+
+#: Pure modules outside the pure packages: what each may import from Tessera.
+PURE_MODULES = {
+    "broker/templates.py": {"tessera.broker.errors", "tessera.errors", "tessera.policy"},
+    "broker/ratelimit.py": {"tessera.clock"},
+    "cli/oss_paths.py": set(),
+}
+
+
+@pytest.mark.parametrize("module", sorted(PURE_MODULES))
+def test_pure_modules_do_no_io(module: str) -> None:
+    path = SRC / module
+    allowed = PURE_MODULES[module]
+    for name in _imports(path):
+        if name.startswith("tessera"):
+            assert any(name == ok or name.startswith(ok + ".") for ok in allowed), (
+                f"{module} imports {name}"
+            )
+        top = name.split(".")[0]
+        assert top not in FORBIDDEN_STDLIB and name not in FORBIDDEN_STDLIB | {"os", "io"}, (
+            f"{module} does I/O through {name}"
+        )
