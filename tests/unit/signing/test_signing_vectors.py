@@ -19,10 +19,9 @@ from tessera.signing.encoding import decode_query
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 POP_V1 = sorted(p for p in (VECTORS / "pop_v1").iterdir() if p.is_dir())
 ACS3 = sorted(p for p in (VECTORS / "acs3").iterdir() if p.is_dir())
+
+
 # Skip list: case name -> reason. Empty: every vector passes.
-SKIP: dict[str, str] = {}
-
-
 def _read(case: Path, name: str) -> str:
     return (case / name).read_text(encoding="utf-8")
 
@@ -63,8 +62,6 @@ def _pop_v1_params(case: Path) -> tuple[str, list[tuple[str, str]], str]:
 
 @pytest.mark.parametrize("case", POP_V1, ids=[p.name for p in POP_V1])
 def test_pop_v1_vector(case: Path) -> None:
-    if case.name in SKIP:
-        pytest.skip(SKIP[case.name])
     method, params, sent = _pop_v1_params(case)
     variant = next(v for v in pop_v1.VARIANTS if v == _read(case, "variant").strip())
     secret = _read(case, "secret")
@@ -92,8 +89,6 @@ def _acs3_inputs(case: Path) -> tuple[dict[str, object], dict[str, str]]:
 
 @pytest.mark.parametrize("case", ACS3, ids=[p.name for p in ACS3])
 def test_acs3_vector(case: Path) -> None:
-    if case.name in SKIP:
-        pytest.skip(SKIP[case.name])
     request, headers = _acs3_inputs(case)
     auth = acs3.parse_authorization(headers["authorization"])
     query = decode_query(str(request["query"]))
