@@ -33,6 +33,7 @@ class TesseraServer:
     data_dir: Path
     tls: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -80,6 +81,7 @@ class TesseraServer:
         ]
         if self.tls:
             args.append("--tls")
+        args += self.extra_args
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 args, env=self.env(), stdout=log, stderr=subprocess.STDOUT

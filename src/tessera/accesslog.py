@@ -57,6 +57,10 @@ class AccessRecord:
         return orjson.dumps(fields).decode()
 
 
+#: PIPE_BUF on Linux: the largest write a pipe keeps in one piece
+ATOMIC_WRITE = 4096
+
+
 class AccessLog:
     """Writes access lines to a text stream, buffered so a busy server does not pay a system
     call per request: the buffer is written out when it holds 64 KiB, when its oldest line is
@@ -90,8 +94,26 @@ class AccessLog:
             self.flush()
 
     def flush(self) -> None:
+        """Write the buffered lines in pieces of whole lines of at most ``ATOMIC_WRITE`` bytes,
+        each flushed on its own: the worker processes of ``serve --workers`` share one
+        stderr, and a write up to that size to a pipe (or an O_APPEND file) is never
+        interleaved with another process's."""
         with self._lock:
             lines, self._lines, self._size = self._lines, [], 0
-        if lines and self._stream is not None:
-            self._stream.write("\n".join(lines) + "\n")
-            self._stream.flush()
+        if not lines or self._stream is None:
+            return
+        piece: list[str] = []
+        size = 0
+        for line in lines:
+            length = len(line.encode("utf-8", "replace")) + 1
+            if piece and size + length > ATOMIC_WRITE:
+                self._write(piece)
+                piece, size = [], 0
+            piece.append(line)
+            size += length
+        self._write(piece)
+
+    def _write(self, lines: list[str]) -> None:
+        assert self._stream is not None
+        self._stream.write("\n".join(lines) + "\n")
+        self._stream.flush()

@@ -30,6 +30,9 @@ class SettingsError(ValueError):
     """A setting has a value Tessera cannot start with."""
 
 
+MAX_WORKERS = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
@@ -49,10 +52,19 @@ class Settings:
     policy_cache_seconds: float = 5.0
     #: a broker.toml: run the token broker in-process on its own port (development)
     broker_config: Path | None = None
+    #: serving processes sharing the port (SO_REUSEPORT) and the data directory
+    workers: int = 1
 
     def validate(self) -> Settings:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port out of range: {self.port}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"workers must be 1 to {MAX_WORKERS}: {self.workers}")
+        if self.workers > 1 and self.broker_config is not None:
+            raise SettingsError(
+                "the in-process broker runs with one worker; run `tessera broker` beside "
+                "a multi-worker server"
+            )
         if not _REGION.match(self.region):
             raise SettingsError(f"region is not a region id: {self.region!r}")
         if self.account_id is not None and not _ACCOUNT_ID.match(self.account_id):
@@ -82,6 +94,7 @@ _ENV = {
     "TESSERA_ACCESS_LOG": "access_log",
     "TESSERA_LOG_LEVEL": "log_level",
     "TESSERA_BROKER_CONFIG": "broker_config",
+    "TESSERA_WORKERS": "workers",
 }
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 

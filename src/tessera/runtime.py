@@ -35,6 +35,7 @@ from tessera.policy import parse_policy
 from tessera.rpc import ram_handlers, sts_handlers
 from tessera.rpc.actions import ActionTable
 from tessera.rpc.app import RpcApp
+from tessera.rpc.nonces import NonceGuard, SharedNonceStore
 from tessera.store.base import IdentityStore
 from tessera.store.oss_base import OssMetadataStore
 from tessera.store.oss_sqlite import open_sqlite_oss_store
@@ -152,6 +153,7 @@ def build_runtime(
     clock: Clock | None = None,
     ids: IdSource | None = None,
     sweep_orphans: bool = False,
+    nonces: NonceGuard | None = None,
 ) -> Runtime:
     """Wire a node together. ``sweep_orphans`` is for the serving process at start only: an
     admin command run beside a live server must not remove the blob of a write in flight."""
@@ -184,7 +186,14 @@ def build_runtime(
     sts_handlers.register(table)
     host_id = f"{settings.host}:{settings.port}"
     rpc = RpcApp(
-        table, services, authenticator, policies, clock, host_id, settings.timestamp_window_seconds
+        table,
+        services,
+        authenticator,
+        policies,
+        clock,
+        host_id,
+        settings.timestamp_window_seconds,
+        nonces,
     )
     oss_store, blobs = open_object_storage(settings, sweep=sweep_orphans)
     oss = OssApp(
@@ -298,12 +307,19 @@ def serve(settings: Settings) -> int:
             flush=True,
         )
     scheme = "https" if settings.tls else "http"
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
         f"Tessera listening on {scheme}://{settings.host}:{settings.port} "
         f"(account {root['account_id']}, root key {root['access_key_id']}, "
-        f"region {settings.region})",
+        f"region {settings.region}{workers})",
         flush=True,
     )
+    if settings.workers > 1:
+        runtime.close()  # bootstrap and sweep done here, once; the workers serve
+        try:
+            return _supervise(settings, ssl_files)
+        finally:
+            os.close(lock)
     try:
         broker = start_broker(settings, ssl_files)
     except (ValueError, AddressInUse) as exc:  # BrokerSettingsError, or its port is taken
@@ -332,7 +348,9 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
-async def _serve(runtime: Runtime, ssl_files: Any, broker: Any = None) -> None:
+async def _serve(
+    runtime: Runtime, ssl_files: Any, broker: Any = None, *, keep_keyring: bool = True
+) -> None:
     from granian.constants import Interfaces
     from granian.server.embed import Server
 
@@ -355,13 +373,79 @@ async def _serve(runtime: Runtime, ssl_files: Any, broker: Any = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop_all, servers)
     flusher = asyncio.create_task(_flush_every(runtime.app.access_log, 0.1))
-    keeper = asyncio.create_task(_keep_keyring(runtime, KEYRING_CHECK_SECONDS))
+    # one process rotates the keyring (two rotating at once would race, the last write
+    # winning); the others reload it when a token names a key they have not seen
+    keeper = (
+        asyncio.create_task(_keep_keyring(runtime, KEYRING_CHECK_SECONDS)) if keep_keyring else None
+    )
     try:
         await asyncio.gather(*(_serve_one(each, servers) for each in servers))
     finally:
         flusher.cancel()
-        keeper.cancel()
+        if keeper is not None:
+            keeper.cancel()
         runtime.app.access_log.flush()
+
+
+# ---- several serving processes (``serve --workers N``) --------------------------------------
+
+NONCE_FILE = "nonces.db"
+
+
+def _supervise(settings: Settings, ssl_files: Any) -> int:
+    """Run ``settings.workers`` processes that each serve the whole API on the same port
+    (granian binds with ``SO_REUSEPORT``; the kernel spreads connections) and the same data
+    directory (SQLite in WAL mode, blobs by id), sharing the ``SignatureNonce`` store.
+    SIGINT/SIGTERM stop them all; if one dies, the others are stopped and the exit code is 1,
+    so a process supervisor restarts the whole server rather than run it half."""
+    import multiprocessing
+    import multiprocessing.connection
+
+    SharedNonceStore.reset(settings.data_dir / NONCE_FILE)
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(
+            target=_worker, args=(settings, ssl_files, index), name=f"tessera-worker-{index}"
+        )
+        for index in range(settings.workers)
+    ]
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    for process in processes:
+        process.start()
+    failed = False
+    while True:
+        running = [process for process in processes if process.is_alive()]
+        if not running:
+            break
+        if len(running) < len(processes) and not stopping:
+            dead = [p.name for p in processes if not p.is_alive()]
+            print(f"tessera: {', '.join(dead)} exited; stopping the others", file=sys.stderr)
+            failed = True
+            stop()
+        multiprocessing.connection.wait([process.sentinel for process in running], timeout=1.0)
+    return 1 if failed else 0
+
+
+def _worker(settings: Settings, ssl_files: Any, index: int) -> None:
+    """One serving process of ``_supervise`` (started by ``multiprocessing`` spawn)."""
+    configure_logging(settings)
+    nonces = SharedNonceStore(settings.data_dir / NONCE_FILE, settings.timestamp_window_seconds)
+    runtime = build_runtime(settings, nonces=nonces)
+    try:
+        _run_loop(_serve(runtime, ssl_files, keep_keyring=index == 0))
+    finally:
+        runtime.close()
+        nonces.close()
 
 
 # ---- the token broker in-process (``serve --broker-config``; tessera.broker) ----------------

@@ -62,3 +62,13 @@ def test_unknown_config_keys_are_refused(tmp_path: Path) -> None:
     config.write_text("[tessera]\nprot = 1\n")
     with pytest.raises(SettingsError, match="prot"):
         load_settings(environ={}, config_path=config)
+
+
+def test_workers() -> None:
+    assert load_settings(environ={}).workers == 1
+    assert load_settings(environ={"TESSERA_WORKERS": "4"}).workers == 4
+    for bad in ("0", "65", "two"):
+        with pytest.raises(SettingsError, match="workers"):
+            load_settings(environ={"TESSERA_WORKERS": bad})
+    with pytest.raises(SettingsError, match="in-process broker runs with one worker"):
+        load_settings(environ={"TESSERA_WORKERS": "2", "TESSERA_BROKER_CONFIG": "broker.toml"})

@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="broker.toml: also run the token broker in-process on its own port (development)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="serving processes sharing the port and the data directory (default 1)",
+    )
 
     account = commands.add_parser("account", help="manage accounts (admin, works on the data dir)")
     account_commands = account.add_subparsers(dest="account_command", required=True)
@@ -80,6 +85,7 @@ def _settings(args: argparse.Namespace) -> object:
             "tls",
             "access_log",
             "broker_config",
+            "workers",
         )
     }
     return load_settings(config_path=args.config, overrides=overrides)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +26,6 @@ from tessera.errors import (
     IncompleteSignature,
     InvalidArgument,
     MissingArgument,
-    NonceReused,
     RequestExpired,
     SignatureMismatch,
     TesseraError,
@@ -40,6 +37,7 @@ from tessera.policy import AuthzRequest
 from tessera.rpc import render
 from tessera.rpc.actions import Action, ActionTable, RequestFacts, RpcContext
 from tessera.rpc.errors import to_wire
+from tessera.rpc.nonces import NonceCache, NonceGuard
 from tessera.rpc.params import Params
 from tessera.rpc.sts_handlers import condition_context
 from tessera.signing import acs3, pop_v1
@@ -48,34 +46,6 @@ log = logging.getLogger("tessera.rpc")
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 ACS3_PREFIX = "ACS3-"
-
-
-class NonceCache:
-    """Remembers (AccessKeyId, nonce) pairs for the timestamp window; bounded in size."""
-
-    def __init__(self, window_seconds: float, max_entries: int = 2_000_000) -> None:
-        self._window = window_seconds
-        self._max = max_entries
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def check_and_remember(self, access_key_id: str, nonce: str, now: float) -> None:
-        key = (access_key_id, nonce)
-        with self._lock:
-            self._expire(now)
-            if key in self._seen:
-                raise NonceReused()
-            if len(self._seen) >= self._max:
-                self._seen.popitem(last=False)
-            self._seen[key] = now + 2 * self._window
-
-    def _expire(self, now: float) -> None:
-        seen = self._seen
-        while seen:
-            oldest_key = next(iter(seen))
-            if seen[oldest_key] > now:
-                return
-            del seen[oldest_key]
 
 
 @dataclass(slots=True)  # per-request record; not frozen: frozen __init__ costs ~3x
@@ -148,6 +118,7 @@ class RpcApp:
         clock: Clock,
         host_id: str,
         timestamp_window: float = 900.0,
+        nonces: NonceGuard | None = None,
     ) -> None:
         self._table = table
         self._services = services
@@ -156,7 +127,7 @@ class RpcApp:
         self._clock = clock
         self._host_id = host_id
         self._window = timestamp_window
-        self._nonces = NonceCache(timestamp_window)
+        self._nonces = nonces or NonceCache(timestamp_window)
 
     async def handle(self, request: RpcRequest, record: AccessRecord) -> tuple[int, bytes, bytes]:
         """(status, content type, body) for ``request``; never raises."""
