@@ -8,6 +8,8 @@ Scenarios, each a fresh child server on a free loopback port, driven by the same
   AliyunSTSAssumeRoleAccess, on a role whose trust policy names the account root;
 - ``tessera-v3``: the same call as the official tea client alibabacloud-sts20150401 sends it
   (ACS3-HMAC-SHA256 in headers);
+- ``tessera-v1-2w``: ``tessera-v1`` on ``serve --workers 2`` (two processes; every nonce also
+  written to the shared nonce file);
 - ``moto``: moto's server mode, AWS STS AssumeRole as boto3 sends it (SigV4, form body);
 - ``ceiling-granian``: a bare ASGI app answering a fixed ~600-byte JSON body on the granian
   embedded server exactly as Tessera runs it (the Python ceiling);
@@ -515,16 +517,17 @@ def run_scenario(key: str, args: argparse.Namespace, plan: Plan, round_index: in
     run_dir.mkdir()
     plan = Plan(plan.warmup, plan.duration, plan.warmup_rate_guess, run_dir, plan.wrk, plan.pool)
     try:
-        if key in ("tessera-v1", "tessera-v3"):
-            server, endpoint = start_tessera(plan.workdir, key)
+        if key in ("tessera-v1", "tessera-v3", "tessera-v1-2w"):
+            workers = ["--workers", "2"] if key.endswith("-2w") else []
+            server, endpoint = start_tessera(plan.workdir, key, extra_args=workers)
             key_id, secret, role_arn = setup_tessera(endpoint)
-            generator: Generator = _v1_requests if key == "tessera-v1" else _v3_requests
+            generator: Generator = _v3_requests if key == "tessera-v3" else _v1_requests
             source = SignedSource(generator, endpoint, key_id, secret, role_arn, True, plan.pool)
-            label = (
-                "Tessera AssumeRole, V1 HMAC-SHA1 (aliyun-python-sdk-core)"
-                if key == "tessera-v1"
-                else "Tessera AssumeRole, V3 ACS3-HMAC-SHA256 (tea client)"
-            )
+            label = {
+                "tessera-v1": "Tessera AssumeRole, V1 HMAC-SHA1 (aliyun-python-sdk-core)",
+                "tessera-v3": "Tessera AssumeRole, V3 ACS3-HMAC-SHA256 (tea client)",
+                "tessera-v1-2w": "Tessera AssumeRole, V1, serve --workers 2 (shared nonces)",
+            }[key]
             return run_signed(plan, key, label, server, source, tessera_error_codes, True)
         if key == "moto":
             server, endpoint = start_moto(plan.workdir)
@@ -653,7 +656,7 @@ def report(
     ]
     ratios: dict[str, float] = {}
     if moto is not None and moto.result.rps:
-        for key in ("tessera-v1", "tessera-v3"):
+        for key in ("tessera-v1", "tessera-v3", "tessera-v1-2w"):
             if key in by_key:
                 tessera = by_key[key].result
                 ratios[f"{key}/moto req/s"] = round(tessera.rps / moto.result.rps, 2)
@@ -688,7 +691,14 @@ def report(
     return markdown, raw
 
 
-SCENARIOS = ["tessera-v1", "tessera-v3", "moto", "ceiling-granian", "ceiling-nginx"]
+SCENARIOS = [
+    "tessera-v1",
+    "tessera-v3",
+    "tessera-v1-2w",
+    "moto",
+    "ceiling-granian",
+    "ceiling-nginx",
+]
 
 
 def main() -> None:
