@@ -28,7 +28,8 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tessera",
-        description="Self-hosted, Alibaba Cloud-compatible RAM + STS (and OSS) server.",
+        description="Self-hosted, Alibaba Cloud-compatible RAM, STS and OSS: the server, the token "
+        "broker and an aliyun-style CLI.",
     )
     parser.add_argument("--version", action="version", version=f"tessera {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
