@@ -33,20 +33,11 @@ import pytest
 from tests.api.clients import ROOT, Identities, session_creds, sts_api, unique
 from tests.api.rawrpc import Credentials
 from tests.api.test_oss_multipart import MIN_PART, crc64, expected_etag
-from tests.api.test_oss_sdk import REGION, oss2_bucket, v2_error
+from tests.api.test_oss_sdk import AWKWARD_KEYS, REGION, oss2_bucket, v2_error
 from tests.server import TesseraServer
 
 BODY = b"matrix body \xf0\x9f\x98\x80 bytes"
 BODY_ETAG = '"' + hashlib.md5(BODY).hexdigest().upper() + '"'
-AWKWARD_KEYS = [
-    "a+b",
-    "with space/and more",
-    "100%/done",
-    "ünïcödé/ключ",
-    "emoji/😀🚀",
-    "q?x=1&y=#frag",
-    "k" * 1023,
-]
 LIST_KEYS = ["a/1", "a/2", "a/b/3", "b/4", "c", "d+e", "ü/5"]
 
 
