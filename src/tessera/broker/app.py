@@ -34,13 +34,14 @@ Must not: authenticate, rate-limit, cache or call STS itself (``tessera.broker.s
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from starlette.middleware.cors import CORSMiddleware
 
+from tessera.asgi import ASGIApp, Receive, Scope, Send, lifespan
 from tessera.broker.auth import Presented
 from tessera.broker.cache import IssuedCredentials
 from tessera.broker.config import CorsSettings
@@ -58,12 +59,6 @@ from tessera.broker.errors import (
 )
 from tessera.broker.service import Broker, TokenRequest
 from tessera.ids import request_id as new_request_id
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("tessera.broker")
 
@@ -198,7 +193,7 @@ class BrokerApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -251,16 +246,6 @@ class BrokerApp:
             (b"x-broker-cache", b"hit" if cached else b"miss"),
         ]
         await _respond(send, 200, fmt.success(issued), headers)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def create_app(broker: Broker, cors: CorsSettings | None = None) -> ASGIApp:

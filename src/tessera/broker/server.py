@@ -19,7 +19,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from tessera.broker.app import ASGIApp, create_app
+from tessera.asgi import ASGIApp
+from tessera.broker.app import create_app
 from tessera.broker.audit import AuditLog
 from tessera.broker.auth import (
     ApiKeys,

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
 from tessera.accesslog import AccessRecord
+from tessera.asgi import Receive, Send, replay
 from tessera.blobs import BlobReader
 from tessera.clock import Clock
 from tessera.errors import (
@@ -40,7 +41,7 @@ from .addressing import Address, host_name, resolve
 from .authz import RequestFacts, parse_copy_source
 from .bucket_ops import BUCKET_OPERATIONS, Operation
 from .errors import INTERNAL, OssError, error_header, error_xml, to_oss
-from .exchange import OssContext, OssRequest, OssResponse, Receive, http_date, in_thread
+from .exchange import OssContext, OssRequest, OssResponse, http_date, in_thread
 from .multipart import MULTIPART_OPERATIONS
 from .object_extra_ops import EXTRA_OPERATIONS
 from .object_ops import OBJECT_OPERATIONS
@@ -49,8 +50,6 @@ from .xml import MAX_XML_BYTES, parse_delete
 
 __all__ = ["OPERATIONS", "OssApp", "parse_oss_query"]
 
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 Verify = Callable[[str], "str | None"]
 
 log = logging.getLogger("tessera.oss")
@@ -303,7 +302,7 @@ class OssApp:
         if req.route.per_key and req.route.operation == "DeleteMultipleObjects":
             body = await req.read_body(MAX_XML_BYTES)
             keys = parse_delete(body).keys
-            req.receive = _replay(body)
+            req.receive = replay(body)
         return source, keys
 
     def _facts(self, scope: MutableMapping[str, Any], req: OssRequest) -> RequestFacts:
@@ -395,20 +394,6 @@ class OssApp:
             await send({"type": "http.response.body", "body": body})
             return
         await _stream(send, response)
-
-
-def _replay(body: bytes) -> Receive:
-    """An ASGI ``receive`` that hands out an already read body once."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 def _header_bytes(value: str) -> bytes:

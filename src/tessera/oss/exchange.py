@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, TypeVar
 
+from tessera.asgi import Receive
 from tessera.blobs import BlobReader, BlobStore
 from tessera.errors import InvalidArgument, MissingArgument, RequestTooLarge
 from tessera.identity.model import Caller
@@ -33,14 +34,11 @@ __all__ = [
     "OssContext",
     "OssRequest",
     "OssResponse",
-    "Receive",
     "http_date",
     "quoted",
     "xml_response",
 ]
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
 
 #: The largest single PutObject body (spec 7.1: 5 GB).
 MAX_OBJECT_BYTES = 5 * 1024**3

@@ -18,11 +18,10 @@ import secrets
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from tessera.blobs import BlobError, BlobRef, Digest, multipart_etag, write_stream
+from tessera.blobs import BlobError, BlobRef, multipart_etag, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
     AlreadyExists,
-    DigestMismatch,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
@@ -44,7 +43,13 @@ from .exchange import (
     xml_response,
 )
 from .object_extra_ops import _blob_chunks, _check_copy_conditions
-from .object_ops import _attrs, _content_md5, _forbid_overwrite, _url_encoding, parse_range
+from .object_ops import (
+    _attrs,
+    _forbid_overwrite,
+    _url_encoding,
+    content_md5_check,
+    parse_range,
+)
 from .xml import (
     MAX_XML_BYTES,
     MultipartUploadEntry,
@@ -157,12 +162,8 @@ async def initiate_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
 async def upload_part(ctx: OssContext, req: OssRequest) -> OssResponse:
     req.require_length()
     number = _part_number(req.params)
-    expected_md5 = _content_md5(req.headers)
+    check = content_md5_check(req.headers)
     upload = await _load_upload(ctx, req)
-
-    def check(digest: Digest) -> None:
-        if expected_md5 is not None and digest.md5_base64 != expected_md5:
-            raise DigestMismatch()
 
     ref = await write_stream(ctx.blobs, req.body_chunks(MAX_PART_BYTES), check=check)
     part = await _store_part(ctx, req, upload, number, ref)

@@ -11,7 +11,7 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator, Mapping
 
-from tessera.blobs import BlobError, BlobRef, Digest, write_stream
+from tessera.blobs import BlobError, BlobRef, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
     AlreadyExists,
@@ -38,7 +38,14 @@ from .exchange import (
     quoted,
     xml_response,
 )
-from .object_ops import _attrs, _content_md5, _forbid_overwrite, _storage_class, check_conditions
+from .object_ops import (
+    _attrs,
+    _content_md5,
+    _forbid_overwrite,
+    _storage_class,
+    check_conditions,
+    content_md5_check,
+)
 from .xml import (
     MAX_XML_BYTES,
     access_control_policy_xml,
@@ -291,11 +298,7 @@ async def append_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     if position != length:
         raise AppendPositionMismatch(length)
     attrs = current.attrs if current is not None else _attrs(req)
-    expected_md5 = _content_md5(req.headers)
-
-    def check(digest: Digest) -> None:
-        if expected_md5 is not None and digest.md5_base64 != expected_md5:
-            raise DigestMismatch()
+    check = content_md5_check(req.headers)
 
     added = await write_stream(ctx.blobs, req.body_chunks(MAX_OBJECT_BYTES - position), check=check)
     ref = added

@@ -88,6 +88,18 @@ def _content_md5(headers: Mapping[str, str]) -> str | None:
     return base64.b64encode(raw).decode("ascii")
 
 
+def content_md5_check(headers: Mapping[str, str]) -> Callable[[Digest], None]:
+    """The check a body's digest must pass before its blob is committed: ``InvalidDigest``
+    now for a malformed ``Content-MD5``, ``check(digest)`` raises it for a different MD5."""
+    expected = _content_md5(headers)
+
+    def check(digest: Digest) -> None:
+        if expected is not None and digest.md5_base64 != expected:
+            raise DigestMismatch()
+
+    return check
+
+
 def _storage_class(headers: Mapping[str, str]) -> str:
     value = headers.get("x-oss-storage-class", "Standard").strip()
     if value not in STORAGE_CLASSES:
@@ -121,14 +133,10 @@ def _forbid_overwrite(headers: Mapping[str, str]) -> bool:
 async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
     req.require_length()
     attrs = _attrs(req)
-    expected_md5 = _content_md5(req.headers)
+    check = content_md5_check(req.headers)
     if_absent = _forbid_overwrite(req.headers)
     if if_absent and ctx.store.get_object(req.bucket_name, req.key) is not None:
         raise AlreadyExists("Object", req.key)
-
-    def check(digest: Digest) -> None:
-        if expected_md5 is not None and digest.md5_base64 != expected_md5:
-            raise DigestMismatch()
 
     def describe(ref: BlobRef) -> ObjectMeta:
         return ObjectMeta(

@@ -35,6 +35,7 @@ __all__ = [
     "check_region",
     "check_skew",
     "classify",
+    "parse_additional_headers",
     "parse_http_date",
     "parse_iso8601_basic",
     "parse_oss_date",
@@ -259,6 +260,19 @@ def security_token(
     else:
         token = None
     return token or None
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
+
+
+def parse_additional_headers(value: str) -> tuple[str, ...]:
+    """V2/V4 ``AdditionalHeaders`` (``a;b``): lower-cased, sorted, each an HTTP token."""
+    if not value:
+        return ()
+    names = tuple(name.strip().lower() for name in value.split(";"))
+    if any(_HEADER_NAME.fullmatch(name) is None for name in names):
+        raise IncompleteSignature("AdditionalHeaders contains an empty or invalid header name")
+    return tuple(sorted(set(names)))
 
 
 def split_auth_fields(rest: str, separator: str, allowed: tuple[str, ...]) -> dict[str, str]:

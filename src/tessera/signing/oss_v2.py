@@ -23,12 +23,16 @@ import binascii
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
-from tessera.signing.oss_common import V2_ALGORITHM, split_auth_fields, uri_encode
+from tessera.signing.oss_common import (
+    V2_ALGORITHM,
+    parse_additional_headers,
+    split_auth_fields,
+    uri_encode,
+)
 
 __all__ = [
     "V2Authorization",
@@ -42,7 +46,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 _FIELDS = ("AccessKeyId", "AdditionalHeaders", "Signature")
 
 
@@ -66,15 +69,6 @@ def _check_base64_sha256(value: str) -> str:
     return value
 
 
-def _additional_headers(value: str) -> tuple[str, ...]:
-    if not value:
-        return ()
-    names = tuple(name.strip().lower() for name in value.split(";"))
-    if any(_HEADER_NAME.fullmatch(name) is None for name in names):
-        raise IncompleteSignature("AdditionalHeaders contains an empty or invalid header name")
-    return tuple(sorted(set(names)))
-
-
 def parse_authorization(header: str) -> V2Authorization:
     """Parse ``OSS2 AccessKeyId:<AK>[,AdditionalHeaders:<a;b>],Signature:<base64>``."""
     scheme, _, rest = header.strip().partition(" ")
@@ -87,7 +81,7 @@ def parse_authorization(header: str) -> V2Authorization:
     provided = fields.get("Signature", "")
     if not provided:
         raise IncompleteSignature("Authorization is missing Signature")
-    additional = _additional_headers(fields.get("AdditionalHeaders", ""))
+    additional = parse_additional_headers(fields.get("AdditionalHeaders", ""))
     return V2Authorization(access_key_id, additional, _check_base64_sha256(provided))
 
 
@@ -107,9 +101,11 @@ def parse_presigned(query_pairs: Sequence[tuple[str, str]]) -> V2Authorization:
         raise IncompleteSignature(f"x-oss-signature-version is not {V2_ALGORITHM}")
     access_key_id = _single(query_pairs, "x-oss-access-key-id")
     expires = _single(query_pairs, "x-oss-expires")
-    raw_additional = _single(query_pairs, "x-oss-additional-headers", required=False)
+    additional = parse_additional_headers(
+        _single(query_pairs, "x-oss-additional-headers", required=False)
+    )
     provided = _check_base64_sha256(_single(query_pairs, "x-oss-signature"))
-    return V2Authorization(access_key_id, _additional_headers(raw_additional), provided, expires)
+    return V2Authorization(access_key_id, additional, provided, expires)
 
 
 def canonical_resource(

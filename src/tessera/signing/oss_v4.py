@@ -35,7 +35,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
-from tessera.signing.oss_common import V4_ALGORITHM, split_auth_fields, uri_encode, uri_encode_path
+from tessera.signing.oss_common import (
+    V4_ALGORITHM,
+    parse_additional_headers,
+    split_auth_fields,
+    uri_encode,
+    uri_encode_path,
+)
 
 __all__ = [
     "ALGORITHM",
@@ -65,7 +71,6 @@ PRODUCT = "oss"
 _log = logging.getLogger(__name__)
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _YYYYMMDD = re.compile(r"[0-9]{8}")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 _FIELDS = ("Credential", "AdditionalHeaders", "Signature")
 
 
@@ -108,15 +113,6 @@ def parse_credential(credential: str) -> tuple[str, str, str]:
     return access_key_id, date, region
 
 
-def _additional_headers(value: str) -> tuple[str, ...]:
-    if not value:
-        return ()
-    names = tuple(name.strip().lower() for name in value.split(";"))
-    if any(_HEADER_NAME.fullmatch(name) is None for name in names):
-        raise IncompleteSignature("AdditionalHeaders contains an empty or invalid header name")
-    return tuple(sorted(set(names)))
-
-
 def _hex_signature(value: str) -> str:
     if _HEX64.fullmatch(value) is None:
         raise IncompleteSignature("Signature is not 64 hexadecimal digits")
@@ -137,7 +133,7 @@ def parse_authorization(header: str) -> V4Authorization:
         raise IncompleteSignature(f"Authorization does not start with {ALGORITHM}")
     fields = split_auth_fields(rest, "=", _FIELDS)
     access_key_id, date, region = parse_credential(_required(fields, "Credential"))
-    additional = _additional_headers(fields.get("AdditionalHeaders", ""))
+    additional = parse_additional_headers(fields.get("AdditionalHeaders", ""))
     provided = _hex_signature(_required(fields, "Signature"))
     return V4Authorization(access_key_id, date, region, additional, provided)
 
@@ -164,7 +160,7 @@ def parse_presigned(query_pairs: Sequence[tuple[str, str]]) -> V4Authorization:
     if request_time[:8] != date:
         raise IncompleteSignature("x-oss-credential date differs from x-oss-date")
     expires = _single(query_pairs, "x-oss-expires")
-    additional = _additional_headers(
+    additional = parse_additional_headers(
         _single(query_pairs, "x-oss-additional-headers", required=False)
     )
     provided = _hex_signature(_single(query_pairs, "x-oss-signature"))

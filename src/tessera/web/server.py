@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,6 +20,7 @@ from starlette.routing import Route
 
 from tessera import __version__
 from tessera.accesslog import AccessLog, AccessRecord
+from tessera.asgi import Receive, Scope, Send, lifespan, replay
 from tessera.errors import RequestTooLarge
 from tessera.ids import request_id as rpc_request_id
 from tessera.oss.app import OssApp
@@ -28,11 +28,6 @@ from tessera.rpc import render
 from tessera.rpc.actions import RequestFacts
 from tessera.rpc.app import RpcApp, RpcRequest, parse_form, parse_query
 from tessera.rpc.errors import to_wire
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("tessera.web")
 
@@ -82,16 +77,6 @@ def _names_action(raw_query: bytes) -> bool:
     return raw_query.startswith(b"Action=") or b"&Action=" in raw_query
 
 
-def _replay(body: bytes) -> Receive:
-    """A ``receive`` that hands over a body already read, then reports the disconnect."""
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> Message:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    return receive
-
-
 def health_app() -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
@@ -121,7 +106,7 @@ class TesseraApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -162,7 +147,7 @@ class TesseraApp:
                     status, content_type_b, payload = await self._rpc.handle(request, record)
                     await self._respond(send, status, content_type_b, payload, record)
                     return
-                receive = _replay(body)
+                receive = replay(body)
             await self._oss.handle(scope, receive, send, headers, record)
             self.access_log.write(record)
         except Exception as exc:  # bad framing (oversized or undecodable body) or a bug
@@ -207,16 +192,6 @@ class TesseraApp:
         await send({"type": "http.response.body", "body": body})
         record.status = status
         self.access_log.write(record)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def dumps(value: Any) -> str:
