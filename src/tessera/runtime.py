@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.accesslog import AccessLog
-from tessera.blobs import BlobStore, FilesystemBlobStore
+from tessera.blobs import BlobStore, FilesystemBlobStore, WithInlineBlobs
 from tessera.clock import Clock, SystemClock
 from tessera.config import Settings
 from tessera.crypto import Keyring, MasterKey, SecretBox, write_private_file
@@ -219,11 +219,11 @@ def open_object_storage(
     with ``sweep``, first remove blobs no object or part references (a crash between writing a
     blob and committing its row leaves one behind)."""
     oss_store = open_sqlite_oss_store(settings.data_dir / STORE_FILE)
-    blobs = FilesystemBlobStore(settings.data_dir / OBJECTS_DIR)
-    removed = blobs.sweep_orphans(oss_store.blob_is_referenced) if sweep else 0
+    files = FilesystemBlobStore(settings.data_dir / OBJECTS_DIR)
+    removed = files.sweep_orphans(oss_store.blob_is_referenced) if sweep else 0
     if removed:
         log.info("removed %d orphaned blob files", removed)
-    return oss_store, blobs
+    return oss_store, WithInlineBlobs(files, oss_store.read_inline)
 
 
 def bootstrap_root(runtime: Runtime) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Owns: the public surface of ``tessera.blobs``. Callers depend on ``BlobStore`` and ``BlobRef``
 and pick an implementation once, at startup (``FilesystemBlobStore(root)`` or
-``MemoryBlobStore()``); async handlers stream request bodies in with ``write_stream``.
+``MemoryBlobStore()``, wrapped in ``WithInlineBlobs`` to serve small bodies the metadata
+store keeps inline); async handlers stream request bodies in with ``write_stream``.
 Must not: import from ``store``, ``oss`` or any HTTP layer (blobs sit below them).
 """
 
@@ -31,6 +32,7 @@ from tessera.blobs.checksums import (
     multipart_etag,
 )
 from tessera.blobs.filesystem import FilesystemBlobStore
+from tessera.blobs.inline import InlineLookup, WithInlineBlobs
 from tessera.blobs.memory import MemoryBlobStore
 from tessera.blobs.stream import write_stream
 
@@ -46,9 +48,11 @@ __all__ = [
     "BlobWriter",
     "Digest",
     "FilesystemBlobStore",
+    "InlineLookup",
     "InvalidBlobId",
     "MemoryBlobStore",
     "StreamHasher",
+    "WithInlineBlobs",
     "check_blob_id",
     "crc64",
     "crc64_combine",

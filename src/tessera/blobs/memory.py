@@ -73,7 +73,7 @@ class _MemoryWriter:
         self.abort()
 
 
-class _MemoryReader:
+class BytesReader:
     """Slices of an immutable ``bytes``: a deleted blob stays readable through its reader."""
 
     def __init__(self, data: bytes, start: int, stop: int) -> None:
@@ -132,9 +132,9 @@ class MemoryBlobStore:
             raise BlobNotFound(blob_id)
         return data
 
-    def open_range(self, blob_id: str, start: int = 0, end: int | None = None) -> _MemoryReader:
+    def open_range(self, blob_id: str, start: int = 0, end: int | None = None) -> BytesReader:
         data = self._get(blob_id)
-        return _MemoryReader(data, start, check_range(start, end, len(data)))
+        return BytesReader(data, start, check_range(start, end, len(data)))
 
     def size(self, blob_id: str) -> int:
         return len(self._get(blob_id))

@@ -2,20 +2,22 @@
 ListObjects and ListObjectsV2 (spec oss.md 7.1-7.4, 7.8, 8.1, 8.2).
 
 Owns: streaming bodies in (``blobs.write_stream``: MD5 and CRC-64 on the way, Content-MD5
-checked before the commit) and out (a blob range reader), ranges and conditional headers, the
-object headers of GET/HEAD, and listing parameters. An overwrite writes the new blob, swaps the
-row, then deletes the old blob.
+checked before the commit; bodies up to ``SMALL_BODY_BYTES`` go inline into the metadata
+store's transaction instead of a blob file) and out (a blob range reader), ranges and
+conditional headers, the object headers of GET/HEAD, and listing parameters. An overwrite
+writes the new blob, swaps the row, then deletes the old blob.
 Must not: authenticate, authorize or render errors (``oss.app`` does).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import mimetypes
 from collections.abc import Callable, Mapping
 
-from tessera.blobs import BlobRef, Digest, write_stream
+from tessera.blobs import BlobRef, Digest, StreamHasher, new_blob_id, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
     AlreadyExists,
@@ -152,9 +154,15 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
 
     declared = req.declared_length()
     if declared is not None and declared <= SMALL_BODY_BYTES:
-        # small: the body is read first, then blob write, fsyncs and row swap in one hop
+        # small: the body goes inline beside the row, in one group-committed transaction;
+        # the loop awaits the commit itself (no worker thread, no blob file)
         data = await req.read_body(SMALL_BODY_BYTES)
-        meta = await in_thread(_store_small, ctx, data, check, describe, if_absent)
+        hasher = StreamHasher()
+        hasher.update(data)
+        check(hasher.digest())
+        meta = describe(BlobRef.from_digest(new_blob_id(), hasher.digest()))
+        pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=data)
+        released = await asyncio.wrap_future(pending)
     else:
         ref = await write_stream(ctx.blobs, req.body_chunks(), check=check)
         meta = describe(ref)
@@ -163,38 +171,14 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         except BaseException:
             await in_thread(ctx.blobs.delete, ref.blob_id)
             raise
-        if released:
-            await in_thread(ctx.blobs.delete, released)
+    if released:
+        await in_thread(ctx.blobs.delete, released)
     headers = [
         ("ETag", quoted(meta.etag)),
         ("x-oss-hash-crc64ecma", str(meta.crc64)),
         ("Content-MD5", _md5_base64(meta.etag)),
     ]
     return OssResponse(200, headers)
-
-
-def _store_small(
-    ctx: OssContext,
-    data: bytes,
-    check: Callable[[Digest], None],
-    describe: Callable[[BlobRef], ObjectMeta],
-    if_absent: bool,
-) -> ObjectMeta:
-    """Write, check, commit and publish a whole small body (runs in a worker thread; once
-    started it completes, so a client that leaves meanwhile still gets old-or-new)."""
-    with ctx.blobs.open_writer() as writer:
-        writer.write(data)
-        check(writer.digest())
-        ref = writer.commit()
-    meta = describe(ref)
-    try:
-        released = ctx.store.put_object(meta, if_absent=if_absent)
-    except BaseException:
-        ctx.blobs.delete(ref.blob_id)
-        raise
-    if released:
-        ctx.blobs.delete(released)
-    return meta
 
 
 def _md5_base64(etag_hex: str) -> str:

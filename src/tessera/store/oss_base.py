@@ -31,6 +31,7 @@ while objects or uploads remain; ``ObjectChanged`` when an append lost a race.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
@@ -175,8 +176,36 @@ class OssMetadataStore(Protocol):
 
     # objects
     def put_object(
-        self, meta: ObjectMeta, *, if_absent: bool = False, expect_blob_id: str | None = None
-    ) -> str | None: ...
+        self,
+        meta: ObjectMeta,
+        *,
+        if_absent: bool = False,
+        expect_blob_id: str | None = None,
+        body: bytes | None = None,
+    ) -> str | None:
+        """Store ``meta`` (replacing the key); the blob id it frees, if any.
+
+        ``body``: the whole content of a small object, kept inline under ``meta.blob_id`` in
+        the same transaction (no blob file). An inline body is freed with its last reference,
+        in the transaction that frees it, so it is never among the returned blob ids."""
+        ...
+
+    def submit_put_object(
+        self,
+        meta: ObjectMeta,
+        *,
+        if_absent: bool = False,
+        expect_blob_id: str | None = None,
+        body: bytes | None = None,
+    ) -> Future[str | None]:
+        """``put_object`` without waiting: the future resolves once the write is durable
+        (an event loop awaits it with ``asyncio.wrap_future``, no thread of its own)."""
+        ...
+
+    def read_inline(self, blob_id: str) -> bytes | None:
+        """The inline body stored under ``blob_id``; ``None`` if that blob is not inline."""
+        ...
+
     def get_object(self, bucket: str, key: str) -> ObjectMeta | None: ...
     def delete_object(self, bucket: str, key: str) -> str | None: ...
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[str]: ...

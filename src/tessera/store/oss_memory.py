@@ -14,6 +14,7 @@ import threading
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import TypeVar
@@ -87,6 +88,7 @@ class MemoryOssStore:
         self._buckets: dict[str, _BucketState] = {}
         self._uploads: dict[str, _Upload] = {}
         self._refs: Counter[str] = Counter()
+        self._inline: dict[str, bytes] = {}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -111,7 +113,8 @@ class MemoryOssStore:
                 self._refs[blob] -= 1
                 if self._refs[blob] <= 0:
                     del self._refs[blob]
-        return freed(blobs, lambda blob: self._refs[blob] > 0)
+        released = freed(blobs, lambda blob: self._refs[blob] > 0)
+        return [blob for blob in released if self._inline.pop(blob, None) is None]
 
     def _store_object(self, state: _BucketState, meta: ObjectMeta) -> str | None:
         old = state.objects.get(meta.key)
@@ -199,13 +202,43 @@ class MemoryOssStore:
     # ---- objects --------------------------------------------------------------------------
 
     def put_object(
-        self, meta: ObjectMeta, *, if_absent: bool = False, expect_blob_id: str | None = None
+        self,
+        meta: ObjectMeta,
+        *,
+        if_absent: bool = False,
+        expect_blob_id: str | None = None,
+        body: bytes | None = None,
     ) -> str | None:
         with self._lock:
             state = self._state(meta.bucket)
             self._check_expectations(state, meta, if_absent, expect_blob_id)
+            if body is not None:
+                self._inline[meta.blob_id] = bytes(body)
             released = self._release([self._store_object(state, meta)])
         return released[0] if released else None
+
+    def submit_put_object(
+        self,
+        meta: ObjectMeta,
+        *,
+        if_absent: bool = False,
+        expect_blob_id: str | None = None,
+        body: bytes | None = None,
+    ) -> Future[str | None]:
+        future: Future[str | None] = Future()
+        try:
+            released = self.put_object(
+                meta, if_absent=if_absent, expect_blob_id=expect_blob_id, body=body
+            )
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(released)
+        return future
+
+    def read_inline(self, blob_id: str) -> bytes | None:
+        with self._lock:
+            return self._inline.get(blob_id)
 
     @staticmethod
     def _check_expectations(

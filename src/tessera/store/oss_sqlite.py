@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from tessera.errors import AlreadyExists, DeleteConflict, NotFound
@@ -65,6 +66,9 @@ _UPSERT_PART = (
     "INSERT OR REPLACE INTO oss_parts (upload_id, part_number, blob_id, size, etag, crc64,"
     " last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_INLINE = "INSERT INTO oss_inline_blobs (blob_id, data) VALUES (?, ?)"
+_SELECT_INLINE = "SELECT data FROM oss_inline_blobs WHERE blob_id = ?"
+_DELETE_INLINE = "DELETE FROM oss_inline_blobs WHERE blob_id = ?"
 _REFERENCED = (
     "SELECT EXISTS (SELECT 1 FROM oss_objects WHERE blob_id = :b)"
     " OR EXISTS (SELECT 1 FROM oss_parts WHERE blob_id = :b)"
@@ -243,7 +247,10 @@ def _is_referenced(conn: sqlite3.Connection, blob_id: str) -> bool:
 
 
 def _freed(conn: sqlite3.Connection, candidates: Sequence[str | None]) -> list[str]:
-    return freed(candidates, lambda blob: _is_referenced(conn, blob))
+    """The blob files the caller must delete: freed blob ids whose body was not inline (an
+    inline body is deleted here, in the transaction that frees it)."""
+    released = freed(candidates, lambda blob: _is_referenced(conn, blob))
+    return [blob for blob in released if conn.execute(_DELETE_INLINE, (blob,)).rowcount == 0]
 
 
 def _remove_object(conn: sqlite3.Connection, bucket: str, key: str) -> str | None:
@@ -358,14 +365,40 @@ class SqliteOssStore(SqliteConnections):
     # ---- objects --------------------------------------------------------------------------
 
     def put_object(
-        self, meta: ObjectMeta, *, if_absent: bool = False, expect_blob_id: str | None = None
+        self,
+        meta: ObjectMeta,
+        *,
+        if_absent: bool = False,
+        expect_blob_id: str | None = None,
+        body: bytes | None = None,
     ) -> str | None:
-        with self._write() as conn:
+        future = self.submit_put_object(
+            meta, if_absent=if_absent, expect_blob_id=expect_blob_id, body=body
+        )
+        return future.result()
+
+    def submit_put_object(
+        self,
+        meta: ObjectMeta,
+        *,
+        if_absent: bool = False,
+        expect_blob_id: str | None = None,
+        body: bytes | None = None,
+    ) -> Future[str | None]:
+        def work(conn: sqlite3.Connection) -> str | None:
             _require_bucket(conn, meta.bucket)
             old = _check_expectations(conn, meta, if_absent, expect_blob_id)
             conn.execute(_UPSERT_OBJECT, _object_params(meta))
+            if body is not None:
+                conn.execute(_INSERT_INLINE, (meta.blob_id, body))
             released = _freed(conn, [old])
-        return released[0] if released else None
+            return released[0] if released else None
+
+        return self._submit(work)
+
+    def read_inline(self, blob_id: str) -> bytes | None:
+        row = self._one(_SELECT_INLINE, (blob_id,))
+        return None if row is None else bytes(row[0])
 
     def get_object(self, bucket: str, key: str) -> ObjectMeta | None:
         row = self._one(
