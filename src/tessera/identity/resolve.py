@@ -173,7 +173,8 @@ class Authenticator:
             expires_at=claims.expires_at,
             source_identity=claims.source_identity,
         )
-        return Authenticated(caller, self._tokens.secret_for(claims))
+        # by the token's text: the derived secret is cached with the opened token
+        return Authenticated(caller, self._tokens.secret_for(token))
 
     def _reload_keyring_for(self, token: str) -> bool:
         """A token sealed with a key this node has not loaded (another node rotated the

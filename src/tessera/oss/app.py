@@ -73,12 +73,16 @@ def parse_oss_query(raw: bytes) -> list[tuple[str, str]]:
         for piece in text.split("&"):
             if piece:
                 name, _, value = piece.partition("=")
-                pairs.append(
-                    (unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"))
-                )
+                pairs.append((_unquote(name), _unquote(value)))
         return pairs
     except UnicodeError:
         raise InvalidArgument("Query", message="The query string is not valid UTF-8.") from None
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text and "+" not in text:  # most names and many values: nothing to decode
+        return text
+    return unquote_plus(text, errors="strict")
 
 
 def _signature_parts(

@@ -297,7 +297,14 @@ def object_headers(meta: ObjectMeta, params: Mapping[str, str]) -> list[tuple[st
 
 
 async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
-    meta = _load(ctx, req)
+    inline: bytes | None = None
+    if body:  # a point read (inline): the row and, for a small object, its body
+        found = ctx.store.get_object_body(req.bucket_name, req.key)
+        if found is None:
+            raise NotFound("Object", req.key)
+        meta, inline = found
+    else:
+        meta = _load(ctx, req)
     check_conditions(req.headers, meta.etag, parse_iso8601(meta.last_modified))
     standard = req.headers.get("x-oss-range-behavior", "").strip().lower() == "standard"
     span = parse_range(req.headers.get("range"), meta.size, standard=standard)
@@ -311,6 +318,8 @@ async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
     length = end - start + 1
     if not body:
         return OssResponse(status, headers, length=length)
+    if inline is not None:
+        return OssResponse(status, headers, inline[start : end + 1])
     if length <= SMALL_BODY_BYTES:  # a page-cache read: inline, no hop, no stream
         return OssResponse(status, headers, _read_small(ctx, meta.blob_id, start, end + 1))
     reader = await in_thread(ctx.blobs.open_range, meta.blob_id, start, end + 1)

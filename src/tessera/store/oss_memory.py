@@ -255,6 +255,12 @@ class MemoryOssStore:
             state = self._buckets.get(bucket)
             return None if state is None else state.objects.get(key)
 
+    def get_object_body(self, bucket: str, key: str) -> tuple[ObjectMeta, bytes | None] | None:
+        with self._lock:
+            state = self._buckets.get(bucket)
+            meta = None if state is None else state.objects.get(key)
+            return None if meta is None else (meta, self._inline.get(meta.blob_id))
+
     def delete_object(self, bucket: str, key: str) -> str | None:
         released = self.delete_objects(bucket, [key])
         return released[0] if released else None

@@ -68,6 +68,10 @@ _UPSERT_PART = (
 )
 _INSERT_INLINE = "INSERT INTO oss_inline_blobs (blob_id, data) VALUES (?, ?)"
 _SELECT_INLINE = "SELECT data FROM oss_inline_blobs WHERE blob_id = ?"
+_SELECT_OBJECT_BODY = (
+    "SELECT o.*, i.data AS inline_data FROM oss_objects o LEFT JOIN oss_inline_blobs i"
+    " ON i.blob_id = o.blob_id WHERE o.bucket = ? AND o.object_key = ?"
+)
 _DELETE_INLINE = "DELETE FROM oss_inline_blobs WHERE blob_id = ?"
 _REFERENCED = (
     "SELECT EXISTS (SELECT 1 FROM oss_objects WHERE blob_id = :b)"
@@ -405,6 +409,13 @@ class SqliteOssStore(SqliteConnections):
             "SELECT * FROM oss_objects WHERE bucket = ? AND object_key = ?", (bucket, key)
         )
         return None if row is None else _object(row)
+
+    def get_object_body(self, bucket: str, key: str) -> tuple[ObjectMeta, bytes | None] | None:
+        row = self._one(_SELECT_OBJECT_BODY, (bucket, key))
+        if row is None:
+            return None
+        data = row["inline_data"]
+        return _object(row), None if data is None else bytes(data)
 
     def delete_object(self, bucket: str, key: str) -> str | None:
         released = self.delete_objects(bucket, [key])

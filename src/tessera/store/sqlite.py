@@ -203,6 +203,7 @@ class SqliteConnections:
                 self._commits = CommitQueue(
                     self._new_connection,
                     as_tessera_error,
+                    lock_path=self._path + "-commit.lock",
                     name=f"tessera-commit-{os.path.basename(self._path)}",
                 )
             commits = self._commits
