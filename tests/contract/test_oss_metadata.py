@@ -529,6 +529,195 @@ def test_list_uploads_pages_by_key_and_upload_id(oss: OssMetadataStore) -> None:
     assert page.uploads[0] == upload("a/1", "u3")
 
 
+# ---- inline bodies ------------------------------------------------------------------------------
+
+
+def small(key: str, blob: str, body: bytes, bucket_name: str = "photos") -> ObjectMeta:
+    return obj(key, blob, bucket_name, size=len(body))
+
+
+def test_inline_body_round_trip(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    assert oss.put_object(small("k", "i1", b"hello"), body=b"hello") is None
+    assert oss.read_inline("i1") == b"hello"
+    assert oss.get_object("photos", "k") == small("k", "i1", b"hello")
+    assert oss.blob_is_referenced("i1")
+    assert oss.read_inline("unknown") is None
+    oss.put_object(small("empty", "i0", b""), body=b"")
+    assert oss.read_inline("i0") == b""  # an empty body is inline too, not "no body"
+    oss.put_object(obj("file", "f1"))
+    assert oss.read_inline("f1") is None
+
+
+def test_inline_body_is_read_with_its_object(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("k", "i1", b"hello"), body=b"hello")
+    oss.put_object(obj("file", "f1"))
+    assert oss.get_object_body("photos", "k") == (small("k", "i1", b"hello"), b"hello")
+    assert oss.get_object_body("photos", "file") == (obj("file", "f1"), None)
+    assert oss.get_object_body("photos", "missing") is None
+    assert oss.get_object_body("nope", "k") is None
+
+
+def test_inline_overwritten_by_inline_frees_the_old_body(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("k", "i1", b"one"), body=b"one")
+    assert oss.put_object(small("k", "i2", b"two!"), body=b"two!") is None
+    assert oss.read_inline("i1") is None
+    assert oss.read_inline("i2") == b"two!"
+    assert not oss.blob_is_referenced("i1")
+
+
+def test_file_overwritten_by_inline_returns_the_file(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(obj("k", "f1"))
+    assert oss.put_object(small("k", "i1", b"tiny"), body=b"tiny") == "f1"
+    assert oss.read_inline("i1") == b"tiny"
+    assert not oss.blob_is_referenced("f1")
+
+
+def test_inline_overwritten_by_file_frees_the_body(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("k", "i1", b"tiny"), body=b"tiny")
+    assert oss.put_object(obj("k", "f1")) is None
+    assert oss.read_inline("i1") is None
+    got = oss.get_object("photos", "k")
+    assert got is not None and got.blob_id == "f1"
+
+
+def test_deleting_inline_objects_frees_their_bodies(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("a", "ia", b"aa"), body=b"aa")
+    oss.put_object(obj("b", "fb"))
+    oss.put_object(small("c", "ic", b"cc"), body=b"cc")
+    oss.put_object(small("d", "id", b"dd"), body=b"dd")
+    assert oss.delete_object("photos", "d") is None
+    assert oss.read_inline("id") is None
+    assert oss.delete_objects("photos", ["a", "missing", "b", "c", "a"]) == ["fb"]
+    assert oss.read_inline("ia") is None and oss.read_inline("ic") is None
+    assert oss.list_objects("photos").items == ()
+
+
+def test_completing_an_upload_over_an_inline_object_frees_its_body(
+    oss: OssMetadataStore,
+) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("k", "i1", b"small"), body=b"small")
+    oss.create_upload(upload("k", "u1"))
+    oss.put_part("photos", "k", part("u1", 1, "p1"))
+    oss.put_part("photos", "k", part("u1", 2, "p2"))
+    final = obj("k", "final", object_type=ObjectType.MULTIPART, etag="X-1")
+    released = oss.complete_upload("u1", [part("u1", 1, "p1")], final)
+    assert sorted(released) == ["p1", "p2"]  # the inline body is gone, not returned
+    assert oss.read_inline("i1") is None
+
+
+def test_a_refused_put_stores_no_inline_body(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("k", "i1", b"first"), body=b"first")
+    with pytest.raises(AlreadyExists):
+        oss.put_object(small("k", "i2", b"second"), if_absent=True, body=b"second")
+    with pytest.raises(NotFound) as missing:
+        oss.put_object(small("k", "i3", b"third", "nope"), body=b"third")
+    assert missing.value.kind == "Bucket"
+    with pytest.raises(ObjectChanged):
+        oss.put_object(small("k", "i4", b"fourth"), expect_blob_id="other", body=b"fourth")
+    with pytest.raises(ObjectChanged):
+        oss.put_object(small("new", "i5", b"fifth"), expect_blob_id="i1", body=b"fifth")
+    for blob in ("i2", "i3", "i4", "i5"):
+        assert oss.read_inline(blob) is None
+        assert not oss.blob_is_referenced(blob)
+    assert oss.get_object("photos", "k") == small("k", "i1", b"first")
+    assert oss.read_inline("i1") == b"first"
+    assert oss.get_object("photos", "new") is None
+
+
+def test_an_expected_blob_may_be_replaced_by_an_inline_body(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("k", "i1", b"first"), body=b"first")
+    assert oss.put_object(small("k", "i2", b"second"), expect_blob_id="i1", body=b"second") is None
+    assert oss.read_inline("i1") is None and oss.read_inline("i2") == b"second"
+
+
+def test_submit_put_object_resolves_like_put_object(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    assert oss.submit_put_object(obj("k", "f1")).result(timeout=30) is None
+    future = oss.submit_put_object(small("k", "i1", b"tiny"), body=b"tiny")
+    assert future.result(timeout=30) == "f1"
+    assert oss.read_inline("i1") == b"tiny"
+    assert oss.submit_put_object(small("k", "i2", b"next"), body=b"next").result(30) is None
+    assert oss.read_inline("i1") is None
+    refused = oss.submit_put_object(small("k", "i3", b"no"), if_absent=True, body=b"no")
+    with pytest.raises(AlreadyExists):
+        refused.result(timeout=30)
+    with pytest.raises(NotFound):
+        oss.submit_put_object(small("k", "i4", b"no", "nope"), body=b"no").result(timeout=30)
+    assert oss.read_inline("i3") is None and oss.read_inline("i4") is None
+    assert oss.get_object("photos", "k") == small("k", "i2", b"next")
+
+
+def test_a_shared_inline_body_lives_until_its_last_reference(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    oss.put_object(small("a", "i1", b"shared"), body=b"shared")
+    assert oss.put_object(small("b", "i1", b"shared")) is None  # a second key, same blob
+    assert oss.delete_object("photos", "a") is None
+    assert oss.read_inline("i1") == b"shared"
+    # the remaining key rewritten in place (copy to itself): still the same blob
+    rewritten = replace(small("b", "i1", b"shared"), attrs=ObjectAttrs(user_meta=(("x", "1"),)))
+    assert oss.put_object(rewritten, expect_blob_id="i1") is None
+    assert oss.read_inline("i1") == b"shared"
+    assert oss.delete_object("photos", "b") is None  # inline: never a blob file to delete
+    assert oss.read_inline("i1") is None
+    assert not oss.blob_is_referenced("i1")
+
+
+def test_concurrent_inline_puts_free_every_replaced_body(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    writers, rounds = 8, 40
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+    returned: list[str | None] = []
+    guard = threading.Lock()
+
+    def write(worker: int) -> None:
+        barrier.wait()
+        try:
+            futures = []
+            for n in range(rounds):
+                body = f"w{worker}-{n}".encode()
+                futures.append(
+                    oss.submit_put_object(small("hot", f"h{worker}-{n}", body), body=body)
+                )
+                own = small(f"own/{worker}", f"o{worker}-{n}", body)
+                futures.append(oss.submit_put_object(own, body=body))
+            results = [f.result(timeout=60) for f in futures]
+            with guard:
+                returned.extend(results)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert returned == [None] * (2 * writers * rounds)  # inline bodies are never returned
+    hot = oss.get_object("photos", "hot")
+    assert hot is not None
+    assert oss.read_inline(hot.blob_id) == f"w{hot.blob_id[1:]}".encode()  # h<w>-<n>: w<w>-<n>
+    for w in range(writers):
+        own = oss.get_object("photos", f"own/{w}")
+        assert own is not None and own.blob_id == f"o{w}-{rounds - 1}"  # one thread: in order
+        assert oss.read_inline(own.blob_id) == f"w{w}-{rounds - 1}".encode()
+    live = {hot.blob_id} | {f"o{w}-{rounds - 1}" for w in range(writers)}
+    for w in range(writers):
+        for n in range(rounds):
+            for blob in (f"h{w}-{n}", f"o{w}-{n}"):
+                if blob not in live:
+                    assert oss.read_inline(blob) is None, blob
+
+
 # ---- concurrency ------------------------------------------------------------------------------
 
 
@@ -608,6 +797,24 @@ def test_sqlite_state_survives_a_reopen(tmp_path: Path) -> None:
         assert reopened.get_upload("photos", "big", "u1") == upload("big", "u1")
         assert reopened.list_parts("photos", "big", "u1").parts == (part("u1", 7, "p7"),)
         assert reopened.blob_is_referenced("p7") and not reopened.blob_is_referenced("zz")
+    finally:
+        reopened.close()
+
+
+def test_sqlite_inline_bodies_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "tessera.db"
+    store = open_sqlite_oss_store(path)
+    store.create_bucket(bucket())
+    store.put_object(small("k", "i1", b"\x00kept\xff"), body=b"\x00kept\xff")
+    store.put_object(small("empty", "i0", b""), body=b"")
+    store.put_object(small("gone", "i2", b"gone"), body=b"gone")
+    store.delete_object("photos", "gone")
+    store.close()
+    reopened = open_sqlite_oss_store(path)
+    try:
+        assert reopened.read_inline("i1") == b"\x00kept\xff"
+        assert reopened.read_inline("i0") == b""
+        assert reopened.read_inline("i2") is None
     finally:
         reopened.close()
 

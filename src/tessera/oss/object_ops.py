@@ -17,7 +17,7 @@ import binascii
 import mimetypes
 from collections.abc import Callable, Mapping
 
-from tessera.blobs import BlobRef, Digest, StreamHasher, new_blob_id, write_stream
+from tessera.blobs import BlobNotFound, BlobRef, Digest, StreamHasher, new_blob_id, write_stream
 from tessera.clock import parse_iso8601
 from tessera.errors import (
     AlreadyExists,
@@ -297,6 +297,18 @@ def object_headers(meta: ObjectMeta, params: Mapping[str, str]) -> list[tuple[st
 
 
 async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
+    try:
+        return await _read_once(ctx, req, body=body)
+    except BlobNotFound:
+        # the row was read, then an overwrite or a delete removed its blob file: read the row
+        # again (the new version); twice in a row, the object is going away
+        try:
+            return await _read_once(ctx, req, body=body)
+        except BlobNotFound:
+            raise NotFound("Object", req.key) from None
+
+
+async def _read_once(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
     inline: bytes | None = None
     if body:  # a point read (inline): the row and, for a small object, its body
         found = ctx.store.get_object_body(req.bucket_name, req.key)

@@ -72,6 +72,7 @@ _SELECT_OBJECT_BODY = (
     "SELECT o.*, i.data AS inline_data FROM oss_objects o LEFT JOIN oss_inline_blobs i"
     " ON i.blob_id = o.blob_id WHERE o.bucket = ? AND o.object_key = ?"
 )
+_SELECT_BLOB_ID = "SELECT blob_id FROM oss_objects WHERE bucket = ? AND object_key = ?"
 _DELETE_INLINE = "DELETE FROM oss_inline_blobs WHERE blob_id = ?"
 _REFERENCED = (
     "SELECT EXISTS (SELECT 1 FROM oss_objects WHERE blob_id = :b)"
@@ -269,12 +270,13 @@ def _check_expectations(
     conn: sqlite3.Connection, meta: ObjectMeta, if_absent: bool, expect_blob_id: str | None
 ) -> str | None:
     """The current blob id, after refusing a forbidden overwrite or an unexpected version."""
-    current = _current_object(conn, meta.bucket, meta.key)
+    row = conn.execute(_SELECT_BLOB_ID, (meta.bucket, meta.key)).fetchone()
+    current: str | None = None if row is None else row[0]
     if if_absent and current is not None:
         raise AlreadyExists("Object", meta.key)
-    if expect_blob_id is not None and (current is None or current.blob_id != expect_blob_id):
-        raise ObjectChanged(meta.bucket, meta.key, current)
-    return None if current is None else current.blob_id
+    if expect_blob_id is not None and current != expect_blob_id:
+        raise ObjectChanged(meta.bucket, meta.key, _current_object(conn, meta.bucket, meta.key))
+    return current
 
 
 def _scanner(

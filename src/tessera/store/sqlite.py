@@ -166,11 +166,11 @@ class SqliteConnections:
 
     def close(self) -> None:
         with self._guard:
+            self._closed = True  # first: a write submitted from now on is refused
             commits, self._commits = self._commits, None
         if commits is not None:
             commits.close()
         with self._guard:
-            self._closed = True
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()

@@ -1,0 +1,462 @@
+"""tessera.store.commit_queue: group commit on one SQLite file.
+
+Works are plain ``work(conn)`` closures on a scratch table. To queue several works behind one
+another deterministically, a first work (``Gate``) holds the writer thread until the test
+releases it; everything submitted meanwhile is waiting when the writer comes round again. The
+SQL trace of the writer's connection (``set_trace_callback`` through the ``connect`` function)
+shows how many transactions ran; a second connection shows what was committed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tessera.errors import AlreadyExists, InternalError, TesseraError
+from tessera.store.commit_queue import CommitQueue
+from tessera.store.oss_base import Bucket, ObjectMeta
+from tessera.store.oss_sqlite import open_sqlite_oss_store
+from tessera.store.sqlite import as_tessera_error
+
+WAIT = 30.0  # upper bound for an event that must come; never reached when all is well
+_names = itertools.count()
+
+SCHEMA = """
+CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE parents (id INTEGER PRIMARY KEY);
+CREATE TABLE children (
+    id INTEGER PRIMARY KEY,
+    parent INTEGER NOT NULL REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED
+);
+"""
+
+
+class Writer:
+    """The ``connect`` function of a queue: connections in autocommit mode (the queue issues
+    BEGIN/COMMIT itself), every statement traced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.statements: list[str] = []
+        self.connections: list[sqlite3.Connection] = []
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.set_trace_callback(self.statements.append)
+        self.connections.append(conn)
+        return conn
+
+    def count(self, statement: str) -> int:
+        return sum(1 for s in self.statements if s.strip().upper() == statement)
+
+
+class Gate:
+    """A work that holds the writer thread (inside its transaction) until ``open``."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def work(self, conn: sqlite3.Connection) -> str:
+        self.entered.set()
+        assert self.opened.wait(WAIT), "the test never opened the gate"
+        return "gate"
+
+    def hold(self, queue: CommitQueue) -> Future[str]:
+        future = queue.submit(self.work)
+        assert self.entered.wait(WAIT), "the writer never ran the gate"
+        return future
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+def insert(name: str) -> Callable[[sqlite3.Connection], str]:
+    def work(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO items (name) VALUES (?)", (name,))
+        return name
+
+    return work
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "queue.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(SCHEMA)
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def writer(db: Path) -> Writer:
+    return Writer(db)
+
+
+def thread_name() -> str:
+    return f"test-commit-{next(_names)}"
+
+
+@pytest.fixture
+def queue(writer: Writer) -> Iterator[CommitQueue]:
+    opened = CommitQueue(writer.connect, as_tessera_error, name=thread_name())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def committed(db: Path) -> set[str]:
+    """The item names a separate connection sees."""
+    conn = sqlite3.connect(db)
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM items")}
+    finally:
+        conn.close()
+
+
+def held(gate: Gate, queue: CommitQueue, works: list[Callable[[sqlite3.Connection], Any]]) -> Any:
+    """Submit ``works`` while the writer is held by ``gate``, then release it: the works are
+    all waiting together when the writer comes round."""
+    gate_future = gate.hold(queue)
+    try:
+        futures = [queue.submit(work) for work in works]
+    finally:
+        gate.open()
+    assert gate_future.result(WAIT) == "gate"
+    return futures
+
+
+# ---- batching --------------------------------------------------------------------------------
+
+
+def test_works_queued_together_share_one_transaction(writer: Writer, queue: CommitQueue) -> None:
+    names = [f"n{i}" for i in range(20)]
+    gate = Gate()
+    gate_future = gate.hold(queue)
+    writer.statements.clear()  # from here: the gate's end, then whatever follows
+    futures = [queue.submit(insert(name)) for name in names]
+    gate.open()
+    assert [f.result(WAIT) for f in futures] == names
+    assert gate_future.result(WAIT) == "gate"
+    assert writer.count("COMMIT") == 2  # the gate's transaction, then one for all twenty
+    assert writer.count("BEGIN IMMEDIATE") == 1
+    assert writer.count("SAVEPOINT WORK") == 20
+    assert committed(writer.path) == set(names)
+
+
+def test_a_batch_holds_at_most_max_batch_works(writer: Writer) -> None:
+    queue = CommitQueue(writer.connect, as_tessera_error, max_batch=8, name=thread_name())
+    try:
+        gate = Gate()
+        gate.hold(queue)
+        writer.statements.clear()
+        futures = [queue.submit(insert(f"n{i}")) for i in range(20)]
+        gate.open()
+        assert [f.result(WAIT) for f in futures] == [f"n{i}" for i in range(20)]
+        assert writer.count("BEGIN IMMEDIATE") == 3  # 8 + 8 + 4
+        assert writer.count("COMMIT") == 4  # and the gate's
+    finally:
+        queue.close()
+
+
+# ---- failures ----------------------------------------------------------------------------------
+
+
+def test_a_raising_work_rolls_back_alone(writer: Writer, queue: CommitQueue) -> None:
+    def insert_then_raise(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO items (name) VALUES ('b')")
+        conn.execute("INSERT INTO items (name) VALUES ('b2')")
+        raise ValueError("boom")
+
+    def missing_table(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO items (name) VALUES ('f')")
+        conn.execute("SELECT * FROM no_such_table")
+        return "unreachable"
+
+    works: list[Callable[[sqlite3.Connection], Any]] = [
+        insert("a"),
+        insert_then_raise,
+        insert("c"),
+        insert("a"),  # UNIQUE violation: 'a' was inserted by the first work of this batch
+        missing_table,
+        insert("e"),
+    ]
+    commits_before = writer.count("COMMIT")
+    futures = held(Gate(), queue, works)
+    assert futures[0].result(WAIT) == "a"
+    with pytest.raises(ValueError, match="boom"):
+        futures[1].result(WAIT)
+    assert futures[2].result(WAIT) == "c"
+    with pytest.raises(AlreadyExists):
+        futures[3].result(WAIT)
+    with pytest.raises(InternalError) as internal:
+        futures[4].result(WAIT)
+    assert not isinstance(internal.value, sqlite3.Error)
+    assert futures[5].result(WAIT) == "e"
+    assert committed(writer.path) == {"a", "c", "e"}
+    assert writer.count("COMMIT") - commits_before == 2  # the gate's batch and this one
+
+
+def test_sqlite_errors_reach_the_caller_as_tessera_errors(queue: CommitQueue) -> None:
+    assert queue.submit(insert("dup")).result(WAIT) == "dup"
+    with pytest.raises(AlreadyExists) as caught:
+        queue.submit(insert("dup")).result(WAIT)
+    assert isinstance(caught.value, TesseraError)
+    assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
+
+
+def test_a_failed_commit_fails_every_work_of_its_batch(writer: Writer, queue: CommitQueue) -> None:
+    def orphan_child(conn: sqlite3.Connection) -> str:
+        # a deferred foreign key: accepted now, refused by the COMMIT
+        conn.execute("INSERT INTO children (id, parent) VALUES (1, 999)")
+        return "child"
+
+    futures = held(Gate(), queue, [insert("a"), orphan_child, insert("c")])
+    for future in futures:
+        with pytest.raises(InternalError):
+            future.result(WAIT)
+    assert committed(writer.path) == set()
+    conn = sqlite3.connect(writer.path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM children").fetchone()[0] == 0
+    finally:
+        conn.close()
+    # the writer recovers: the next batch commits
+    assert queue.submit(insert("after")).result(WAIT) == "after"
+    assert committed(writer.path) == {"after"}
+
+
+def test_a_failed_connect_fails_the_batch_and_is_retried(writer: Writer) -> None:
+    attempts: list[int] = []
+
+    def connect() -> sqlite3.Connection:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise sqlite3.OperationalError("unable to open database file")
+        return writer.connect()
+
+    queue = CommitQueue(connect, as_tessera_error, name=thread_name())
+    try:
+        with pytest.raises(InternalError):
+            queue.submit(insert("first")).result(WAIT)
+        assert queue.submit(insert("second")).result(WAIT) == "second"
+    finally:
+        queue.close()
+    assert committed(writer.path) == {"second"}
+    assert len(attempts) == 2
+
+
+def try_lock(path: Path) -> bool:
+    """Whether another open file description can take the exclusive flock of ``path`` now."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_the_writer_holds_the_commit_lock_while_it_applies_a_batch(
+    writer: Writer, tmp_path: Path
+) -> None:
+    lock = tmp_path / "queue.db-commit.lock"
+    queue = CommitQueue(writer.connect, as_tessera_error, lock_path=str(lock), name=thread_name())
+    try:
+        assert queue.submit(lambda conn: try_lock(lock)).result(WAIT) is False  # held: a turn
+
+        def orphan_child(conn: sqlite3.Connection) -> bool:
+            conn.execute("INSERT INTO children (id, parent) VALUES (1, 999)")
+            return try_lock(lock)
+
+        with pytest.raises(InternalError):  # the COMMIT fails ...
+            queue.submit(orphan_child).result(WAIT)
+        assert try_lock(lock)  # ... and the turn is given back all the same
+        # submitted during another holder's turn: it commits once that turn ends
+        held_fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(held_fd, fcntl.LOCK_EX)
+            waiting = queue.submit(insert("after"))
+        finally:
+            fcntl.flock(held_fd, fcntl.LOCK_UN)
+            os.close(held_fd)
+        assert waiting.result(WAIT) == "after"
+        assert try_lock(lock)
+    finally:
+        queue.close()
+    assert committed(writer.path) == {"after"}
+
+
+# ---- cancellation, visibility, close -----------------------------------------------------------
+
+
+def test_a_cancelled_work_never_runs(writer: Writer, queue: CommitQueue) -> None:
+    ran = threading.Event()
+
+    def tracked(conn: sqlite3.Connection) -> str:
+        ran.set()
+        conn.execute("INSERT INTO items (name) VALUES ('cancelled')")
+        return "cancelled"
+
+    gate = Gate()
+    gate_future = gate.hold(queue)
+    try:
+        assert not gate_future.cancel()  # running: too late to cancel
+        doomed = queue.submit(tracked)
+        assert doomed.cancel()
+        after = queue.submit(insert("after"))
+    finally:
+        gate.open()
+    assert after.result(WAIT) == "after"
+    assert gate_future.result(WAIT) == "gate"
+    assert doomed.cancelled()
+    assert not ran.is_set()
+    assert committed(writer.path) == {"after"}
+
+
+def test_a_result_is_reported_only_once_committed(writer: Writer, queue: CommitQueue) -> None:
+    reader = sqlite3.connect(writer.path, isolation_level=None)
+    try:
+        first, second = Gate(), Gate()
+        first.hold(queue)
+        try:
+            written = queue.submit(insert("v"))
+            queue.submit(second.work)  # same batch as ``written``, after it
+        finally:
+            first.open()
+        try:
+            assert second.entered.wait(WAIT)
+            # ``written`` has run inside the open transaction: neither reported nor visible
+            assert not written.done()
+            assert reader.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
+        finally:
+            second.open()
+        assert written.result(WAIT) == "v"
+        assert [r[0] for r in reader.execute("SELECT name FROM items")] == ["v"]
+    finally:
+        reader.close()
+
+
+def test_close_commits_queued_work_then_refuses_new_work(writer: Writer) -> None:
+    name = thread_name()
+    queue = CommitQueue(writer.connect, as_tessera_error, name=name)
+    gate = Gate()
+    gate_future = gate.hold(queue)
+    names = [f"q{i}" for i in range(10)]
+    queued = [queue.submit(insert(n)) for n in names]
+    closer = threading.Thread(target=queue.close)
+    closer.start()
+    # submit until the queue refuses: every accepted work was queued before close's stop mark
+    probes: list[Future[bool]] = []
+    try:
+        while True:
+            try:
+                probes.append(queue.submit(lambda conn: True))
+            except InternalError:
+                break
+    finally:
+        gate.open()
+    closer.join(WAIT)
+    assert not closer.is_alive()
+    assert gate_future.result(0) == "gate"
+    assert [f.result(0) for f in queued] == names  # resolved by the time close() returned
+    assert all(f.result(0) is True for f in probes)
+    assert committed(writer.path) == set(names)
+    with pytest.raises(InternalError):
+        queue.submit(insert("late"))
+    assert name not in {t.name for t in threading.enumerate()}
+    for conn in writer.connections:  # the writer's connection is closed
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+    queue.close()  # idempotent
+
+
+def test_close_with_nothing_queued_stops_the_thread(writer: Writer) -> None:
+    name = thread_name()
+    queue = CommitQueue(writer.connect, as_tessera_error, name=name)
+    assert name in {t.name for t in threading.enumerate()}
+    queue.close()
+    assert name not in {t.name for t in threading.enumerate()}
+    assert writer.connections == []  # never connected: nothing was submitted
+    with pytest.raises(InternalError):
+        queue.submit(insert("x"))
+
+
+# ---- SqliteConnections._submit: the store's queue ----------------------------------------------
+
+BUCKET = Bucket("b", "1234567890123456", "cn-hangzhou", "2024-01-01T00:00:00Z")
+
+
+def small_object(key: str, blob_id: str) -> ObjectMeta:
+    return ObjectMeta(
+        bucket="b",
+        key=key,
+        blob_id=blob_id,
+        size=2,
+        etag="E",
+        crc64=1,
+        last_modified="2024-01-01T00:00:00Z",
+    )
+
+
+def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: Path) -> None:
+    statements: list[str] = []
+    store = open_sqlite_oss_store(tmp_path / "tessera.db", on_statement=statements.append)
+    meta = small_object("k", "0" * 32)
+    try:
+        store.create_bucket(BUCKET)
+        statements.clear()
+        assert store.submit_put_object(meta, body=b"hi").result(WAIT) is None
+        assert store.read_inline("0" * 32) == b"hi"
+        assert "SAVEPOINT work" in statements  # it ran as a queued work
+        writer_level = store._submit(lambda conn: conn.execute("PRAGMA synchronous").fetchone())
+        assert writer_level.result(WAIT)[0] == 2  # FULL, on the writer's connection
+        assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        store.close()
+    with pytest.raises(InternalError):
+        store.submit_put_object(meta, body=b"hi")
+
+
+def test_a_store_write_during_close_starts_no_new_writer(tmp_path: Path) -> None:
+    """close() detaches the queue, then waits for it, then marks the store closed: a write
+    submitted in between must be refused, not given a fresh writer thread nobody closes."""
+    path = tmp_path / "tessera.db"
+    store = open_sqlite_oss_store(path)
+    store.create_bucket(BUCKET)
+    gate = Gate()
+    gate_future = store._submit(gate.work)
+    assert gate.entered.wait(WAIT)
+    closer = threading.Thread(target=store.close)
+    late: Future[str | None] | None = None
+    try:
+        closer.start()
+        while store._commits is not None:  # close() has taken the queue and waits for it
+            pass
+        try:
+            late = store.submit_put_object(small_object("late", "1" * 32), body=b"hi")
+        except InternalError:
+            late = None
+    finally:
+        gate.open()
+        closer.join(WAIT)
+        leaked = store._commits
+        if leaked is not None:
+            leaked.close()
+    assert gate_future.result(0) == "gate"
+    assert late is None, "a write submitted during close() ran on a new, never-closed writer"
