@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import socket
 import ssl
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -332,3 +333,21 @@ class RawRpc:
             tls_context=self.tls_context,
             timeout=timeout,
         )
+
+
+def raw_exchange(port: int, request: bytes, *, timeout: float = 10.0) -> bytes:
+    """Send bytes to 127.0.0.1:``port``, half-close (the client stops sending, as one that
+    hangs up mid-body does), and read whatever the server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(chunks)

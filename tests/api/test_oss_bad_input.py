@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import socket
 from collections.abc import Iterator
 
 import oss2
 import pytest
 
 from tests.api.clients import ROOT, unique
-from tests.api.rawrpc import RawRpc
+from tests.api.rawrpc import RawRpc, raw_exchange
 from tests.api.test_oss_sdk import HELLO, REGION, oss2_auth, oss2_error
 from tests.server import TesseraServer
 
@@ -168,23 +167,6 @@ def test_wrong_content_md5_stores_nothing(bucket: oss2.Bucket) -> None:
     assert _state(bucket) == before
 
 
-def _raw_exchange(server: TesseraServer, request: bytes, *, timeout: float = 10.0) -> bytes:
-    """Send bytes, half-close, and read whatever the server answers until it closes."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
-        try:
-            sock.sendall(request)
-            sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)
-
-
 def test_short_body_stores_nothing(server: TesseraServer, bucket: oss2.Bucket) -> None:
     before = _state(bucket)
     name = bucket.bucket_name
@@ -193,14 +175,14 @@ def test_short_body_stores_nothing(server: TesseraServer, bucket: oss2.Bucket) -
             f"PUT /{name}/{key} HTTP/1.1\r\nHost: {server.endpoint}\r\n"
             "Content-Length: 1000\r\nContent-Type: text/plain\r\n\r\n"
         ).encode() + b"only ten b"
-        answer = _raw_exchange(server, request)
+        answer = raw_exchange(server.port, request)
         assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
     upload_id = bucket.init_multipart_upload("mp").upload_id
     request = (
         f"PUT /{name}/mp?partNumber=1&uploadId={upload_id} HTTP/1.1\r\n"
         f"Host: {server.endpoint}\r\nContent-Length: 500\r\n\r\n"
     ).encode() + b"x" * 20
-    answer = _raw_exchange(server, request)
+    answer = raw_exchange(server.port, request)
     assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
     assert bucket.list_parts("mp", upload_id).parts == []
     bucket.abort_multipart_upload("mp", upload_id)
@@ -219,7 +201,7 @@ def test_huge_headers_rejected_without_hang(server: TesseraServer, bucket: oss2.
             f"{method} /{bucket.bucket_name}/huge HTTP/1.1\r\nHost: {server.endpoint}\r\n"
             f"x-oss-meta-big: {filler}\r\n{extra}\r\n"
         ).encode() + (b"abc" if method == "PUT" else b"")
-        answer = _raw_exchange(server, request)
+        answer = raw_exchange(server.port, request)
         status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/") else b""
         # a 4xx answer or a plain close, never a 5xx or a hang
         assert status == b"" or status.startswith(b"4"), answer[:200]

@@ -25,6 +25,7 @@ import pytest
 from oss2.models import PartInfo
 
 from tests.api.clients import ROOT, unique
+from tests.api.rawrpc import raw_exchange
 from tests.api.test_oss_sdk import REGION, oss2_auth, oss2_error
 from tests.server import TesseraServer
 
@@ -346,23 +347,6 @@ def test_forbid_overwrite_keeps_the_old_small_object(
     assert inline_bodies(inline_server) == inline_before
 
 
-def _raw_exchange(server: TesseraServer, request: bytes) -> bytes:
-    """Send bytes, stop sending (the client hangs up its side), read the answer until close."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        try:
-            sock.sendall(request)
-            sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize("declared", [1000, SMALL_LIMIT])
 def test_a_small_put_cut_short_stores_nothing(
     inline_server: TesseraServer, bucket: oss2.Bucket, declared: int
@@ -374,7 +358,7 @@ def test_a_small_put_cut_short_stores_nothing(
             f"PUT /{bucket.bucket_name}/{key} HTTP/1.1\r\nHost: {inline_server.endpoint}\r\n"
             f"Content-Length: {declared}\r\nContent-Type: text/plain\r\n\r\n"
         ).encode() + b"only ten b"
-        answer = _raw_exchange(inline_server, request)
+        answer = raw_exchange(inline_server.port, request)
         assert not answer.startswith(b"HTTP/1.1 2"), answer[:200]
         assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
     assert not bucket.object_exists("short")
