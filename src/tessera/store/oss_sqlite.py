@@ -72,7 +72,10 @@ _SELECT_OBJECT_BODY = (
     "SELECT o.*, i.data AS inline_data FROM oss_objects o LEFT JOIN oss_inline_blobs i"
     " ON i.blob_id = o.blob_id WHERE o.bucket = ? AND o.object_key = ?"
 )
-_SELECT_BLOB_ID = "SELECT blob_id FROM oss_objects WHERE bucket = ? AND object_key = ?"
+_SELECT_BLOB_ID = (
+    "SELECT EXISTS (SELECT 1 FROM oss_buckets WHERE name = ?1), (SELECT blob_id FROM oss_objects"
+    " WHERE bucket = ?1 AND object_key = ?2)"
+)
 _DELETE_INLINE = "DELETE FROM oss_inline_blobs WHERE blob_id = ?"
 _REFERENCED = (
     "SELECT EXISTS (SELECT 1 FROM oss_objects WHERE blob_id = :b)"
@@ -269,9 +272,12 @@ def _remove_object(conn: sqlite3.Connection, bucket: str, key: str) -> str | Non
 def _check_expectations(
     conn: sqlite3.Connection, meta: ObjectMeta, if_absent: bool, expect_blob_id: str | None
 ) -> str | None:
-    """The current blob id, after refusing a forbidden overwrite or an unexpected version."""
-    row = conn.execute(_SELECT_BLOB_ID, (meta.bucket, meta.key)).fetchone()
-    current: str | None = None if row is None else row[0]
+    """The current blob id, after refusing a missing bucket, a forbidden overwrite or an
+    unexpected version (bucket and row in one statement: this runs for every PutObject)."""
+    bucket_exists, found = conn.execute(_SELECT_BLOB_ID, (meta.bucket, meta.key)).fetchone()
+    current = None if found is None else str(found)
+    if not bucket_exists:
+        raise NotFound("Bucket", meta.bucket)
     if if_absent and current is not None:
         raise AlreadyExists("Object", meta.key)
     if expect_blob_id is not None and current != expect_blob_id:
@@ -392,7 +398,6 @@ class SqliteOssStore(SqliteConnections):
         body: bytes | None = None,
     ) -> Future[str | None]:
         def work(conn: sqlite3.Connection) -> str | None:
-            _require_bucket(conn, meta.bucket)
             old = _check_expectations(conn, meta, if_absent, expect_blob_id)
             conn.execute(_UPSERT_OBJECT, _object_params(meta))
             if body is not None:
