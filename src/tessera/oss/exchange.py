@@ -162,8 +162,9 @@ def xml_response(body: bytes, status: int = 200) -> OssResponse:
     return OssResponse(status, [("Content-Type", "application/xml")], body)
 
 
-#: Bodies up to this size are read whole and written, fsynced and committed in one
-#: worker-thread hop; blob reads up to this size are done inline on the event loop.
+#: Bodies up to this size are read whole and stored inline beside their metadata row (one
+#: group-committed transaction, awaited by the loop); reads up to this size are done inline
+#: on the event loop.
 SMALL_BODY_BYTES = 1 << 16
 
 
@@ -173,8 +174,9 @@ async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     What stays inline instead: point reads of the metadata store (one row by primary key:
     SQLite in WAL mode never makes a reader wait for a writer, and such a read costs ~10 µs
     where a hop costs ~150 µs of CPU and a loop wake-up) and reads of blobs up to
-    ``SMALL_BODY_BYTES`` (a page-cache ``pread``, as nginx does on its event loop). Writes
-    (fsync), listings and large blob transfers always hop.
+    ``SMALL_BODY_BYTES`` (a page-cache ``pread``, as nginx does on its event loop). Blob-file
+    writes (fsync), listings and large blob transfers always hop; a small PutObject awaits
+    the store's commit queue instead (``submit_put_object``).
 
     Plain ``run_in_executor``: anyio's ``to_thread`` (what Starlette's ``run_in_threadpool``
     uses) spent a third of a small GET's CPU on task lookups, capacity limiters and cancel

@@ -137,7 +137,9 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
 
 class SqliteConnections:
     """Per-thread connections to one SQLite file and the transaction helpers every SQLite
-    store uses (identity and OSS metadata share the file and this plumbing)."""
+    store uses (identity and OSS metadata share the file and this plumbing): ``_write`` for a
+    transaction on the caller's thread, ``_submit`` for one that joins the group commit of
+    ``CommitQueue`` (started on first use, stopped by ``close``)."""
 
     _store_name = "store"
 
