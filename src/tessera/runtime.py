@@ -30,7 +30,7 @@ from tessera.identity.service import RamService
 from tessera.ids import IdSource, SecureIds
 from tessera.listen import AddressInUse, DataDirInUse, ensure_port_free, lock_data_dir
 from tessera.oss.app import OssApp
-from tessera.oss.exchange import OssContext
+from tessera.oss.exchange import SMALL_BODY_BYTES, OssContext
 from tessera.policy import parse_policy
 from tessera.rpc import ram_handlers, sts_handlers
 from tessera.rpc.actions import ActionTable
@@ -223,7 +223,8 @@ def open_object_storage(
     removed = files.sweep_orphans(oss_store.blob_is_referenced) if sweep else 0
     if removed:
         log.info("removed %d orphaned blob files", removed)
-    return oss_store, WithInlineBlobs(files, oss_store.read_inline)
+    blobs = WithInlineBlobs(files, oss_store.read_inline, max_inline_bytes=SMALL_BODY_BYTES)
+    return oss_store, blobs
 
 
 def bootstrap_root(runtime: Runtime) -> dict[str, Any]:

@@ -28,9 +28,19 @@ InlineLookup = Callable[[str], bytes | None]
 class WithInlineBlobs:
     """``BlobStore``: inline bodies from ``lookup``, everything else from ``files``."""
 
-    def __init__(self, files: BlobStore, lookup: InlineLookup) -> None:
+    def __init__(
+        self, files: BlobStore, lookup: InlineLookup, *, max_inline_bytes: int | None = None
+    ) -> None:
+        """``max_inline_bytes``: the largest body the metadata store keeps inline, if bounded;
+        ``compose`` then looks up only parts that small (a multipart upload's parts are not)."""
         self.files = files
         self._lookup = lookup
+        self._max_inline = max_inline_bytes
+
+    def _maybe_inline(self, part: BlobRef) -> bool:
+        if self._max_inline is not None and part.size > self._max_inline:
+            return False
+        return self._lookup(part.blob_id) is not None
 
     def open_writer(self) -> BlobWriter:
         return self.files.open_writer()
@@ -55,11 +65,13 @@ class WithInlineBlobs:
     def compose(self, parts: Sequence[BlobRef]) -> BlobRef:
         """The wrapped store's compose when every part is a file; otherwise the parts are
         copied through a writer, one chunk at a time (an inline part is at most 64 KiB)."""
-        if all(self._lookup(part.blob_id) is None for part in parts):
+        inline = [self._maybe_inline(part) for part in parts]
+        if not any(inline):
             return self.files.compose(parts)
         with self.files.open_writer() as writer:
-            for part in parts:
-                reader = self.open_range(part.blob_id)
+            for part, is_inline in zip(parts, inline, strict=True):
+                store: BlobStore = self if is_inline else self.files
+                reader = store.open_range(part.blob_id)
                 try:
                     if reader.length != part.size:
                         raise BlobError(f"blob {part.blob_id} is not {part.size} bytes long")

@@ -72,7 +72,7 @@ _SELECT_OBJECT_BODY = (
     "SELECT o.*, i.data AS inline_data FROM oss_objects o LEFT JOIN oss_inline_blobs i"
     " ON i.blob_id = o.blob_id WHERE o.bucket = ? AND o.object_key = ?"
 )
-_SELECT_BLOB_ID = (
+_SELECT_BUCKET_AND_BLOB_ID = (
     "SELECT EXISTS (SELECT 1 FROM oss_buckets WHERE name = ?1), (SELECT blob_id FROM oss_objects"
     " WHERE bucket = ?1 AND object_key = ?2)"
 )
@@ -274,7 +274,8 @@ def _check_expectations(
 ) -> str | None:
     """The current blob id, after refusing a missing bucket, a forbidden overwrite or an
     unexpected version (bucket and row in one statement: this runs for every PutObject)."""
-    bucket_exists, found = conn.execute(_SELECT_BLOB_ID, (meta.bucket, meta.key)).fetchone()
+    params = (meta.bucket, meta.key)
+    bucket_exists, found = conn.execute(_SELECT_BUCKET_AND_BLOB_ID, params).fetchone()
     current = None if found is None else str(found)
     if not bucket_exists:
         raise NotFound("Bucket", meta.bucket)

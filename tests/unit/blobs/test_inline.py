@@ -206,6 +206,26 @@ def test_compose_of_inline_parts_only(blobs: WithInlineBlobs, files: Files) -> N
     assert (ref.size, ref.crc64) == (len(BODY_B + BODY_A), crc64(BODY_B + BODY_A))
 
 
+def test_compose_looks_up_only_parts_small_enough_to_be_inline(
+    files: Files, inline: dict[str, bytes]
+) -> None:
+    asked: list[str] = []
+
+    def lookup(blob_id: str) -> bytes | None:
+        asked.append(blob_id)
+        return inline.get(blob_id)
+
+    bounded = WithInlineBlobs(files, lookup, max_inline_bytes=len(BODY_A))
+    large = [put(files, os.urandom(len(BODY_A) + 1)) for _ in range(3)]
+    ref = bounded.compose(large)
+    assert asked == []  # parts above the bound are files: no metadata read each
+    assert files.composed == 1
+    mixed = bounded.compose([large[0], inline_ref(INLINE_A, BODY_A)])
+    assert INLINE_A in asked and large[0].blob_id not in asked
+    assert read(files, mixed.blob_id) == read(files, large[0].blob_id) + BODY_A
+    assert ref.size == 3 * (len(BODY_A) + 1)
+
+
 def test_compose_of_file_parts_only_is_the_file_stores(
     blobs: WithInlineBlobs, files: Files
 ) -> None:
