@@ -40,7 +40,7 @@ from .authz import (
     condition_context,
     effective_acl,
 )
-from .exchange import OssRequest
+from .exchange import OssRequest, Prefetched
 
 __all__ = ["CopySource", "Gate", "principal_of"]
 
@@ -80,6 +80,7 @@ class _Scope:
     bucket: Bucket | None
     key: str | None
     reads: bool
+    known: Prefetched | None = None  # the object, when already read with its bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ class Gate:
         requests = authz_requests(
             req.route, principal_of(req.caller), target, context, source=source_ref, keys=keys
         )
-        here = _Scope(req.bucket, req.address.key, req.method in ("GET", "HEAD"))
+        here = _Scope(req.bucket, req.address.key, req.method in ("GET", "HEAD"), req.prefetched)
         for index, request in enumerate(requests):
             scope = here
             if source is not None and index == 0:
@@ -185,6 +186,10 @@ class Gate:
         bucket_acl = Acl(scope.bucket.acl)
         object_acl: Acl | None = None
         if scope.key is not None and scope.reads:
-            meta = self._store.get_object(scope.bucket.name, scope.key)
+            meta = (
+                scope.known.meta
+                if scope.known is not None
+                else self._store.get_object(scope.bucket.name, scope.key)
+            )
             object_acl = Acl(meta.attrs.acl) if meta is not None else None
         return acl_allows(effective_acl(bucket_acl, object_acl), action)

@@ -41,7 +41,7 @@ from .addressing import Address, host_name, resolve
 from .authz import RequestFacts, parse_copy_source
 from .bucket_ops import BUCKET_OPERATIONS, Operation
 from .errors import INTERNAL, OssError, error_header, error_xml, to_oss
-from .exchange import OssContext, OssRequest, OssResponse, http_date, in_thread
+from .exchange import OssContext, OssRequest, OssResponse, Prefetched, http_date, in_thread
 from .multipart import MULTIPART_OPERATIONS
 from .object_extra_ops import EXTRA_OPERATIONS
 from .object_ops import OBJECT_OPERATIONS
@@ -62,6 +62,8 @@ OPERATIONS: dict[str, Operation] = {
 }
 SERVER = "AliyunOSS"
 _QUERY_SIGNATURE_NAMES = frozenset({"signature", "x-oss-signature", "ossaccesskeyid"})
+#: operations whose object row is read with the bucket (``OssRequest.prefetched``)
+_PREFETCHING = frozenset({"GetObject", "HeadObject"})
 
 
 def parse_oss_query(raw: bytes) -> list[tuple[str, str]]:
@@ -283,13 +285,21 @@ class OssApp:
     ) -> OssResponse:
         record.action = req.route.action or req.route.operation
         req.caller = await self._authenticate(req, record)
-        if req.address.bucket is not None and req.route.operation != "PutBucket":
-            req.bucket = self._ctx.store.get_bucket(req.address.bucket)  # a point read: inline
+        operation = req.route.operation
+        if req.address.bucket is not None and operation != "PutBucket":
+            # point reads, inline; an object read gets its bucket and row in one statement
+            if operation in _PREFETCHING and req.address.key is not None:
+                req.bucket, meta, body = self._ctx.store.get_bucket_object(
+                    req.address.bucket, req.address.key, body=operation == "GetObject"
+                )
+                req.prefetched = Prefetched(meta, body)
+            else:
+                req.bucket = self._ctx.store.get_bucket(req.address.bucket)
             if req.bucket is None:
                 raise NotFound("Bucket", req.address.bucket)
         source, keys = await self._subjects(req)
         await self._gate.check(req, self._facts(scope, req), record, source=source, keys=keys)
-        return await OPERATIONS[req.route.operation](self._ctx, req)
+        return await OPERATIONS[operation](self._ctx, req)
 
     async def _subjects(self, req: OssRequest) -> tuple[CopySource | None, tuple[str, ...]]:
         """What a route asks about besides the addressed resource: the copy source (its bucket

@@ -20,7 +20,7 @@ from tessera.asgi import Receive
 from tessera.blobs import BlobReader, BlobStore
 from tessera.errors import InvalidArgument, MissingArgument, RequestTooLarge
 from tessera.identity.model import Caller
-from tessera.store.oss_base import Bucket, OssMetadataStore
+from tessera.store.oss_base import Bucket, ObjectMeta, OssMetadataStore
 
 from .addressing import Address
 from .routing import Route
@@ -34,6 +34,7 @@ __all__ = [
     "OssContext",
     "OssRequest",
     "OssResponse",
+    "Prefetched",
     "http_date",
     "quoted",
     "xml_response",
@@ -67,6 +68,15 @@ class OssContext:
     region: str
 
 
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """The addressed object as read together with its bucket (``meta`` None: no such object;
+    ``body``: its inline body, when asked for and kept inline)."""
+
+    meta: ObjectMeta | None
+    body: bytes | None = None
+
+
 @dataclass(slots=True)
 class OssRequest:
     """One OSS request after addressing, routing, authentication and bucket lookup.
@@ -85,6 +95,14 @@ class OssRequest:
     endpoint: str
     caller: Caller | None = None
     bucket: Bucket | None = None
+    #: GetObject / HeadObject: the object read in the same statement as the bucket, before
+    #: authorization (None for other routes); an operation takes it once (``take_prefetched``)
+    prefetched: Prefetched | None = None
+
+    def take_prefetched(self) -> Prefetched | None:
+        """The prefetched object, once: a second read (a retry) goes to the store."""
+        found, self.prefetched = self.prefetched, None
+        return found
 
     @property
     def bucket_name(self) -> str:

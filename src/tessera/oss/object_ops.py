@@ -310,7 +310,12 @@ async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
 
 async def _read_once(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
     inline: bytes | None = None
-    if body:  # a point read (inline): the row and, for a small object, its body
+    known = req.take_prefetched()  # read with the bucket, the first time
+    if known is not None:
+        if known.meta is None:
+            raise NotFound("Object", req.key)
+        meta, inline = known.meta, known.body
+    elif body:  # a point read (inline): the row and, for a small object, its body
         found = ctx.store.get_object_body(req.bucket_name, req.key)
         if found is None:
             raise NotFound("Object", req.key)

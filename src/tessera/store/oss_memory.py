@@ -261,6 +261,17 @@ class MemoryOssStore:
             meta = None if state is None else state.objects.get(key)
             return None if meta is None else (meta, self._inline.get(meta.blob_id))
 
+    def get_bucket_object(
+        self, bucket: str, key: str, *, body: bool
+    ) -> tuple[Bucket | None, ObjectMeta | None, bytes | None]:
+        with self._lock:
+            state = self._buckets.get(bucket)
+            if state is None:
+                return None, None, None
+            meta = state.objects.get(key)
+            data = self._inline.get(meta.blob_id) if body and meta is not None else None
+            return state.bucket, meta, data
+
     def delete_object(self, bucket: str, key: str) -> str | None:
         released = self.delete_objects(bucket, [key])
         return released[0] if released else None

@@ -66,12 +66,57 @@ _UPSERT_PART = (
     "INSERT OR REPLACE INTO oss_parts (upload_id, part_number, blob_id, size, etag, crc64,"
     " last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+# Rows of the hot tables are selected in these column orders (literal in every statement) and
+# mapped by position (``_bucket`` / ``_object``): a lookup by name in ``sqlite3.Row`` scans the
+# columns. Buckets: name, owner_account_id, region, created_at, acl, storage_class, policy.
+# Objects: bucket, object_key, blob_id, size, etag, crc64, last_modified, object_type, then
+# the attributes: content_type, acl, storage_class, user_meta, cache_control,
+# content_disposition, content_encoding, expires.
+_ATTR_NAMES = (
+    "content_type",
+    "acl",
+    "storage_class",
+    "user_meta",
+    "cache_control",
+    "content_disposition",
+    "content_encoding",
+    "expires",
+)
+_BUCKET_WIDTH = 7
+_OBJECT_WIDTH = 16
+_SELECT_BUCKET = (
+    "SELECT name, owner_account_id, region, created_at, acl, storage_class, policy"
+    " FROM oss_buckets WHERE name = ?"
+)
+_SELECT_OBJECT = (
+    "SELECT bucket, object_key, blob_id, size, etag, crc64, last_modified, object_type,"
+    " content_type, acl, storage_class, user_meta, cache_control, content_disposition,"
+    " content_encoding, expires FROM oss_objects WHERE bucket = ? AND object_key = ?"
+)
 _INSERT_INLINE = "INSERT INTO oss_inline_blobs (blob_id, data) VALUES (?, ?)"
 _SELECT_INLINE = "SELECT data FROM oss_inline_blobs WHERE blob_id = ?"
 _SELECT_OBJECT_BODY = (
-    "SELECT o.*, i.data AS inline_data FROM oss_objects o LEFT JOIN oss_inline_blobs i"
-    " ON i.blob_id = o.blob_id WHERE o.bucket = ? AND o.object_key = ?"
+    "SELECT o.bucket, o.object_key, o.blob_id, o.size, o.etag, o.crc64, o.last_modified,"
+    " o.object_type, o.content_type, o.acl, o.storage_class, o.user_meta, o.cache_control,"
+    " o.content_disposition, o.content_encoding, o.expires, i.data FROM oss_objects o"
+    " LEFT JOIN oss_inline_blobs i ON i.blob_id = o.blob_id"
+    " WHERE o.bucket = ? AND o.object_key = ?"
 )
+# one row while the bucket exists (object columns NULL without the object), then the inline
+# body (with_body) or NULL
+_SELECT_BUCKET_OBJECT = {
+    False: "SELECT b.name, b.owner_account_id, b.region, b.created_at, b.acl, b.storage_class,"
+    " b.policy, o.bucket, o.object_key, o.blob_id, o.size, o.etag, o.crc64, o.last_modified,"
+    " o.object_type, o.content_type, o.acl, o.storage_class, o.user_meta, o.cache_control,"
+    " o.content_disposition, o.content_encoding, o.expires, NULL FROM oss_buckets b"
+    " LEFT JOIN oss_objects o ON o.bucket = b.name AND o.object_key = ?2 WHERE b.name = ?1",
+    True: "SELECT b.name, b.owner_account_id, b.region, b.created_at, b.acl, b.storage_class,"
+    " b.policy, o.bucket, o.object_key, o.blob_id, o.size, o.etag, o.crc64, o.last_modified,"
+    " o.object_type, o.content_type, o.acl, o.storage_class, o.user_meta, o.cache_control,"
+    " o.content_disposition, o.content_encoding, o.expires, i.data FROM oss_buckets b"
+    " LEFT JOIN oss_objects o ON o.bucket = b.name AND o.object_key = ?2"
+    " LEFT JOIN oss_inline_blobs i ON i.blob_id = o.blob_id WHERE b.name = ?1",
+}
 _SELECT_BUCKET_AND_BLOB_ID = (
     "SELECT EXISTS (SELECT 1 FROM oss_buckets WHERE name = ?1), (SELECT blob_id FROM oss_objects"
     " WHERE bucket = ?1 AND object_key = ?2)"
@@ -85,9 +130,13 @@ _REFERENCED = (
 # Range scans: ``key >= :k`` bounds the index range; ``(key > :k OR :incl)`` only filters the
 # row equal to :k. Two variants each, with and without an upper bound, all literal SQL.
 _SCAN_OBJECTS = {
-    False: "SELECT * FROM oss_objects WHERE bucket = :owner AND object_key >= :k"
+    False: "SELECT bucket, object_key, blob_id, size, etag, crc64, last_modified, object_type,"
+    " content_type, acl, storage_class, user_meta, cache_control, content_disposition,"
+    " content_encoding, expires FROM oss_objects WHERE bucket = :owner AND object_key >= :k"
     " AND (object_key > :k OR :incl) ORDER BY object_key LIMIT :limit",
-    True: "SELECT * FROM oss_objects WHERE bucket = :owner AND object_key >= :k"
+    True: "SELECT bucket, object_key, blob_id, size, etag, crc64, last_modified, object_type,"
+    " content_type, acl, storage_class, user_meta, cache_control, content_disposition,"
+    " content_encoding, expires FROM oss_objects WHERE bucket = :owner AND object_key >= :k"
     " AND (object_key > :k OR :incl) AND object_key < :below ORDER BY object_key LIMIT :limit",
 }
 _SCAN_UPLOADS = {
@@ -99,10 +148,12 @@ _SCAN_UPLOADS = {
     " ORDER BY object_key, upload_id LIMIT :limit",
 }
 _SCAN_BUCKETS = {
-    False: "SELECT * FROM oss_buckets WHERE owner_account_id = :owner AND name >= :k"
-    " AND (name > :k OR :incl) ORDER BY name LIMIT :limit",
-    True: "SELECT * FROM oss_buckets WHERE owner_account_id = :owner AND name >= :k"
-    " AND (name > :k OR :incl) AND name < :below ORDER BY name LIMIT :limit",
+    False: "SELECT name, owner_account_id, region, created_at, acl, storage_class, policy"
+    " FROM oss_buckets WHERE owner_account_id = :owner"
+    " AND name >= :k AND (name > :k OR :incl) ORDER BY name LIMIT :limit",
+    True: "SELECT name, owner_account_id, region, created_at, acl, storage_class, policy"
+    " FROM oss_buckets WHERE owner_account_id = :owner"
+    " AND name >= :k AND (name > :k OR :incl) AND name < :below ORDER BY name LIMIT :limit",
 }
 
 
@@ -122,16 +173,20 @@ def open_sqlite_oss_store(
 # ---- rows <-> records ---------------------------------------------------------------------
 
 
-def _attrs(row: Row) -> ObjectAttrs:
+def _attrs_at(row: Row | tuple[Any, ...], at: int) -> ObjectAttrs:
+    """The object attributes in the columns of ``row`` from ``at`` (in ``_ATTR_NAMES`` order)."""
+    user_meta = row[at + 3]
     return ObjectAttrs(
-        content_type=row["content_type"],
-        acl=row["acl"],
-        storage_class=row["storage_class"],
-        user_meta=tuple((str(n), str(v)) for n, v in json.loads(row["user_meta"])),
-        cache_control=row["cache_control"],
-        content_disposition=row["content_disposition"],
-        content_encoding=row["content_encoding"],
-        expires=row["expires"],
+        content_type=row[at],
+        acl=row[at + 1],
+        storage_class=row[at + 2],
+        user_meta=()
+        if user_meta == "[]"
+        else tuple((str(n), str(v)) for n, v in json.loads(user_meta)),
+        cache_control=row[at + 4],
+        content_disposition=row[at + 5],
+        content_encoding=row[at + 6],
+        expires=row[at + 7],
     )
 
 
@@ -148,30 +203,27 @@ def _attr_params(attrs: ObjectAttrs) -> dict[str, Any]:
     }
 
 
-def _bucket(row: Row) -> Bucket:
-    return Bucket(
-        name=row["name"],
-        owner_account_id=row["owner_account_id"],
-        region=row["region"],
-        created_at=row["created_at"],
-        acl=row["acl"],
-        storage_class=row["storage_class"],
-        policy=row["policy"],
-    )
+def _bucket(row: Row, at: int = 0) -> Bucket:
+    """The bucket in the columns of ``row`` from ``at`` (in bucket column order)."""
+    return Bucket(*row[at : at + _BUCKET_WIDTH])
 
 
-def _object(row: Row) -> ObjectMeta:
+def _object(row: Row, at: int = 0) -> ObjectMeta:
+    """The object in the columns of ``row`` from ``at`` (in object column order)."""
     return ObjectMeta(
-        bucket=row["bucket"],
-        key=row["object_key"],
-        blob_id=row["blob_id"],
-        size=int(row["size"]),
-        etag=row["etag"],
-        crc64=int(row["crc64"]),
-        last_modified=row["last_modified"],
-        object_type=ObjectType(row["object_type"]),
-        attrs=_attrs(row),
+        bucket=row[at],
+        key=row[at + 1],
+        blob_id=row[at + 2],
+        size=int(row[at + 3]),
+        etag=row[at + 4],
+        crc64=int(row[at + 5]),
+        last_modified=row[at + 6],
+        object_type=_OBJECT_TYPES[row[at + 7]],
+        attrs=_attrs_at(row, at + 8),
     )
+
+
+_OBJECT_TYPES = {kind.value: kind for kind in ObjectType}
 
 
 def _object_params(meta: ObjectMeta) -> dict[str, Any]:
@@ -195,7 +247,7 @@ def _upload(row: Row) -> MultipartUpload:
         upload_id=row["upload_id"],
         initiated=row["initiated"],
         owner_account_id=row["owner_account_id"],
-        attrs=_attrs(row),
+        attrs=_attrs_at(tuple(row[name] for name in _ATTR_NAMES), 0),
     )
 
 
@@ -220,9 +272,7 @@ def _require_bucket(conn: sqlite3.Connection, name: str) -> None:
 
 
 def _current_object(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectMeta | None:
-    row = conn.execute(
-        "SELECT * FROM oss_objects WHERE bucket = ? AND object_key = ?", (bucket, key)
-    ).fetchone()
+    row = conn.execute(_SELECT_OBJECT, (bucket, key)).fetchone()
     return None if row is None else _object(row)
 
 
@@ -336,7 +386,7 @@ class SqliteOssStore(SqliteConnections):
             )
 
     def get_bucket(self, name: str) -> Bucket | None:
-        row = self._one("SELECT * FROM oss_buckets WHERE name = ?", (name,))
+        row = self._one(_SELECT_BUCKET, (name,))
         return None if row is None else _bucket(row)
 
     def delete_bucket(self, name: str) -> None:
@@ -413,17 +463,30 @@ class SqliteOssStore(SqliteConnections):
         return None if row is None else bytes(row[0])
 
     def get_object(self, bucket: str, key: str) -> ObjectMeta | None:
-        row = self._one(
-            "SELECT * FROM oss_objects WHERE bucket = ? AND object_key = ?", (bucket, key)
-        )
+        row = self._one(_SELECT_OBJECT, (bucket, key))
         return None if row is None else _object(row)
 
     def get_object_body(self, bucket: str, key: str) -> tuple[ObjectMeta, bytes | None] | None:
         row = self._one(_SELECT_OBJECT_BODY, (bucket, key))
         if row is None:
             return None
-        data = row["inline_data"]
+        data = row[_OBJECT_WIDTH]
         return _object(row), None if data is None else bytes(data)
+
+    def get_bucket_object(
+        self, bucket: str, key: str, *, body: bool
+    ) -> tuple[Bucket | None, ObjectMeta | None, bytes | None]:
+        row = self._one(_SELECT_BUCKET_OBJECT[body], (bucket, key))
+        if row is None:
+            return None, None, None
+        if row[_BUCKET_WIDTH] is None:  # the LEFT JOIN found no object
+            return _bucket(row), None, None
+        data = row[_BUCKET_WIDTH + _OBJECT_WIDTH]
+        return (
+            _bucket(row),
+            _object(row, _BUCKET_WIDTH),
+            None if data is None else bytes(data),
+        )
 
     def delete_object(self, bucket: str, key: str) -> str | None:
         released = self.delete_objects(bucket, [key])
