@@ -129,3 +129,52 @@ def test_v2_sdk_presign(server: TesseraServer, bucket: oss2.Bucket) -> None:
     stored = requests.put(put.url, data=b"v2 body", headers=put.signed_headers or {}, timeout=10)
     assert stored.status_code == 200, stored.content
     assert bucket.get_object("v2/put").read() == b"v2 body"
+
+
+def test_reused_url_is_checked_on_every_use(bucket: oss2.Bucket) -> None:
+    """An identical presigned request is verified once (``SignatureMemo``), yet its expiry and
+    the headers it signs are checked on every use."""
+    bucket.put_object("k", HELLO)
+    url = bucket.sign_url("GET", "k", 3)  # V1: Expires = now + 3 s; V4: x-oss-expires = 3
+    for _ in range(3):
+        got = requests.get(url, timeout=10)
+        assert (got.status_code, got.content) == (200, HELLO)
+    # a signed header (x-oss-*) the URL was not signed with: the memo does not answer for it
+    extra = requests.get(url, headers={"x-oss-meta-extra": "1"}, timeout=10)
+    assert (extra.status_code, _code(extra)) == (403, "SignatureDoesNotMatch")
+    time.sleep(4.1)
+    expired = requests.get(url, timeout=10)
+    assert (expired.status_code, _code(expired)) == (403, "AccessDenied")
+    assert "expired" in (ElementTree.fromstring(expired.content).findtext("Message") or "")
+
+
+@pytest.mark.parametrize("v4", [False, True], ids=["v1", "v4"])
+def test_reused_url_fails_once_its_key_is_disabled(
+    server: TesseraServer, ids: Identities, v4: bool
+) -> None:
+    user = ids.user("psoff", system=("AliyunOSSFullAccess",))
+    owned = oss2_bucket(server, user.creds, unique("psoff"), v4=v4)
+    owned.create_bucket()
+    try:
+        owned.put_object("k", HELLO)
+        url = owned.sign_url("GET", "k", 600)
+        for _ in range(2):
+            got = requests.get(url, timeout=10)
+            assert (got.status_code, got.content) == (200, HELLO)
+        ids.ram(
+            "UpdateAccessKey",
+            user_name=user.name,
+            user_access_key_id=user.creds.access_key_id,
+            status="Inactive",
+        )
+        refused = requests.get(url, timeout=10)
+        assert (refused.status_code, _code(refused)) == (403, "InvalidAccessKeyId")
+    finally:
+        ids.ram(
+            "UpdateAccessKey",
+            user_name=user.name,
+            user_access_key_id=user.creds.access_key_id,
+            status="Active",
+        )
+        owned.delete_object("k")
+        owned.delete_bucket()

@@ -34,6 +34,7 @@ from tessera.errors import (
 from tessera.identity.model import Caller
 from tessera.identity.resolve import Authenticator, PolicyResolver
 from tessera.signing import oss_common, oss_v1, oss_v2, oss_v4
+from tessera.signing.memo import SignatureMemo
 from tessera.signing.oss_common import AuthScheme
 
 from .access import CopySource, Gate
@@ -62,6 +63,9 @@ OPERATIONS: dict[str, Operation] = {
 }
 SERVER = "AliyunOSS"
 _QUERY_SIGNATURE_NAMES = frozenset({"signature", "x-oss-signature", "ossaccesskeyid"})
+#: schemes whose whole signed material is in the request line and headers: an identical
+#: request (a reused presigned URL) is verified once (``SignatureMemo``)
+_PRESIGNED = frozenset({AuthScheme.V1_QUERY, AuthScheme.V2_QUERY, AuthScheme.V4_QUERY})
 #: operations whose object row is read with the bucket (``OssRequest.prefetched``)
 _PREFETCHING = frozenset({"GetObject", "HeadObject"})
 
@@ -220,6 +224,7 @@ class OssApp:
         self._host_id = host_id
         self._domains = tuple(domains)
         self._secure = secure
+        self._verified = SignatureMemo()
 
     async def handle(
         self,
@@ -354,11 +359,20 @@ class OssApp:
         # the rare store read it would spare the event loop
         found = self._authenticator.authenticate(access_key_id, token, req.now)
         check_time(req.now)
-        string_to_sign = verify(found.secret)
-        if string_to_sign is not None:
-            mismatch = SignatureMismatch(string_to_sign)
-            mismatch.fields.update(access_key_id=access_key_id, signature=provided)
-            raise mismatch
+        # every input of ``verify`` but the secret: method, address, decoded query, headers
+        inputs = (
+            (scheme, req.method, req.address, tuple(req.query), tuple(req.headers.items()))
+            if scheme in _PRESIGNED
+            else None
+        )
+        if inputs is None or not self._verified.verified(inputs, found.secret):
+            string_to_sign = verify(found.secret)
+            if string_to_sign is not None:
+                mismatch = SignatureMismatch(string_to_sign)
+                mismatch.fields.update(access_key_id=access_key_id, signature=provided)
+                raise mismatch
+            if inputs is not None:
+                self._verified.remember(inputs, found.secret)
         record.principal = found.caller.display
         return found.caller
 
