@@ -40,7 +40,7 @@ PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 CLAIM_PREFIX = "claims."
 CLAIM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:/.\-]{0,127}$")
-SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.@+=|\-]{1,128}$")
+SAFE_VALUE = re.compile(r"[A-Za-z0-9_.@+=|\-]{1,128}")  # whole value: use fullmatch
 MAX_VALUE_LENGTH = 128
 #: STS refuses a session policy of 2048 bytes or more (spec sts-ram.md §1.2)
 MAX_SESSION_POLICY = 2047
@@ -56,8 +56,8 @@ class TemplateSyntaxError(ValueError):
 
 def check_value(name: str, value: str) -> str:
     """``value`` if it is safe inside a resource pattern, else ``InvalidParameter``."""
-    if not SAFE_VALUE.match(value):
-        bad = next((ch for ch in value if not SAFE_VALUE.match(ch)), None)
+    if not SAFE_VALUE.fullmatch(value):
+        bad = next((ch for ch in value if not SAFE_VALUE.fullmatch(ch)), None)
         if not value:
             reason = "is empty"
         elif len(value) > MAX_VALUE_LENGTH:

@@ -99,6 +99,13 @@ def test_injection_attempts_are_refused(value: str) -> None:
     assert caught.value.code == "InvalidParameter"
 
 
+@pytest.mark.parametrize("value", ["alice\n", "0\n", "\nalice", "alice\r\n"])
+def test_a_line_break_is_refused_even_at_the_end(value: str) -> None:
+    # ``$`` in a regex also matches before a final newline: the check is a full match
+    with pytest.raises(InvalidParameter):
+        check_value("user_id", value)
+
+
 @pytest.mark.parametrize(
     "value", ["alice", "user-42", "a.b", "a_b", "a+b@x.com", "auth0|123", "x" * 128]
 )
@@ -112,7 +119,7 @@ def test_any_value_is_refused_or_lands_verbatim_in_one_path_segment(value: str) 
     try:
         rendered = template.render({"bucket": "photos", "user_id": value})
     except InvalidParameter:
-        assert not SAFE_VALUE.match(value) or ".." in value
+        assert not SAFE_VALUE.fullmatch(value) or ".." in value
         return
     # accepted: the value is exactly one segment, nothing else of the document changed
     assert re.fullmatch(r"[A-Za-z0-9_.@+=|\-]+", value) and ".." not in value
