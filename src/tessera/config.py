@@ -22,8 +22,8 @@ DEFAULT_REGION = "cn-hangzhou"
 DEFAULT_DOMAIN = "oss.localhost"
 DEFAULT_DATA_DIR = "tessera-data"
 
-_ACCOUNT_ID = re.compile(r"^\d{16}$")
-_REGION = re.compile(r"^[a-z0-9-]{2,64}$")
+_ACCOUNT_ID = re.compile(r"\d{16}")
+_REGION = re.compile(r"[a-z0-9-]{2,64}")
 
 
 class SettingsError(ValueError):
@@ -65,9 +65,9 @@ class Settings:
                 "the in-process broker runs with one worker; run `tessera broker` beside "
                 "a multi-worker server"
             )
-        if not _REGION.match(self.region):
+        if not _REGION.fullmatch(self.region):
             raise SettingsError(f"region is not a region id: {self.region!r}")
-        if self.account_id is not None and not _ACCOUNT_ID.match(self.account_id):
+        if self.account_id is not None and not _ACCOUNT_ID.fullmatch(self.account_id):
             raise SettingsError("TESSERA_ACCOUNT_ID must be 16 digits")
         if (self.root_access_key_id is None) != (self.root_access_key_secret is None):
             raise SettingsError(

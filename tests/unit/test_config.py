@@ -49,6 +49,8 @@ def test_secrets_are_masked() -> None:
         {"TESSERA_PORT": "70000"},
         {"TESSERA_TLS": "perhaps"},
         {"TESSERA_REGION": "CN HANGZHOU"},
+        {"TESSERA_REGION": "cn-hangzhou\n"},  # ``$`` would match before the line break
+        {"TESSERA_ACCOUNT_ID": "1234567890123456\n"},
         {"TESSERA_ROOT_ACCESS_KEY_ID": "LTAIabcdefghijklmnop"},
     ],
 )

@@ -38,9 +38,9 @@ DEFAULT_DURATION = 3600
 DEFAULT_RENEW_BEFORE = 1800
 MIN_DURATION, MAX_DURATION = 900, 43200
 
-TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}$")
-ROLE_ARN = re.compile(r"^acs:ram::\d{1,32}:role/[A-Za-z0-9.\-]{1,64}$")
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9\-]{0,62}")
+ROLE_ARN = re.compile(r"acs:ram::\d{1,32}:role/[A-Za-z0-9.\-]{1,64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 #: a JWKS is public: only asymmetric algorithms make sense, and never ``none``
 JWT_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -266,7 +266,7 @@ def _template_names(value: tuple[str, ...] | None, where: str) -> frozenset[str]
     if value is None:
         return None
     for name in value:
-        if not TEMPLATE_NAME.match(name):
+        if not TEMPLATE_NAME.fullmatch(name):
             raise BrokerSettingsError(f"{where}: not a template name: {name!r}")
     return frozenset(value)
 
@@ -290,7 +290,7 @@ def _api_keys(data: Any) -> tuple[ApiKeyEntry, ...]:
             check_value(USER_ID, user_id)
         except InvalidParameter as exc:
             raise BrokerSettingsError(f"{where}.user_id: {exc.message}") from None
-        if not SHA256_HEX.match(digest):
+        if not SHA256_HEX.fullmatch(digest):
             raise BrokerSettingsError(
                 f"{where}.key_sha256: expected 64 hex digits (tessera broker hash-key)"
             )
@@ -341,7 +341,7 @@ def _jwt(data: Any, base: Path) -> JwtSettings | None:
 
 def _template(name: str, data: Any) -> Template:
     where = f"templates.{name}"
-    if not TEMPLATE_NAME.match(name):
+    if not TEMPLATE_NAME.fullmatch(name):
         raise BrokerSettingsError(f"{where}: names are lower-case letters, digits and '-'")
     s = _Section(data, where)
     role_arn = s.require(s.text("role_arn"), "role_arn")
@@ -351,7 +351,7 @@ def _template(name: str, data: Any) -> Template:
     request_variables = s.texts("request_variables", ())
     cache = s.flag("cache", True)
     s.done()
-    if not ROLE_ARN.match(role_arn):
+    if not ROLE_ARN.fullmatch(role_arn):
         raise BrokerSettingsError(f"{where}.role_arn: not acs:ram::<account>:role/<name>")
     if not MIN_DURATION <= duration <= MAX_DURATION:
         raise BrokerSettingsError(
@@ -361,7 +361,7 @@ def _template(name: str, data: Any) -> Template:
     fixed: dict[str, str] = {}
     for key in list(variables.data):
         value = variables.require(variables.text(key), key)
-        if not VARIABLE_NAME.match(key) or key == USER_ID:
+        if not VARIABLE_NAME.fullmatch(key) or key == USER_ID:
             raise BrokerSettingsError(f"{where}.variables: {key!r} cannot be set here")
         try:
             fixed[key] = check_value(key, value)

@@ -37,9 +37,9 @@ from tessera.policy import parse_policy
 
 #: ``${name}``; what may stand between the braces is checked by ``_check_placeholder``
 PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
-VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+VARIABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CLAIM_PREFIX = "claims."
-CLAIM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:/.\-]{0,127}$")
+CLAIM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:/.\-]{0,127}")
 SAFE_VALUE = re.compile(r"[A-Za-z0-9_.@+=|\-]{1,128}")  # whole value: use fullmatch
 MAX_VALUE_LENGTH = 128
 #: STS refuses a session policy of 2048 bytes or more (spec sts-ram.md §1.2)
@@ -75,9 +75,9 @@ def check_value(name: str, value: str) -> str:
 
 def _check_placeholder(name: str) -> None:
     if name.startswith(CLAIM_PREFIX):
-        if not CLAIM_NAME.match(name.removeprefix(CLAIM_PREFIX)):
+        if not CLAIM_NAME.fullmatch(name.removeprefix(CLAIM_PREFIX)):
             raise TemplateSyntaxError(f"bad claim name in ${{{name}}}")
-    elif not VARIABLE_NAME.match(name):
+    elif not VARIABLE_NAME.fullmatch(name):
         raise TemplateSyntaxError(
             f"bad variable ${{{name}}}: use lower-case names or ${{claims.<claim>}}"
         )

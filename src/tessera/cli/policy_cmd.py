@@ -195,12 +195,12 @@ class Principal:
 
 
 _PRINCIPAL = re.compile(
-    r"^acs:ram::(?P<account>\d+):(?:(?P<root>root)|(?P<kind>user|role|assumed-role)/(?P<rest>.+))$"
+    r"acs:ram::(?P<account>\d+):(?:(?P<root>root)|(?P<kind>user|role|assumed-role)/(?P<rest>.+))"
 )
 
 
 def parse_principal(arn: str) -> Principal:
-    match = _PRINCIPAL.match(arn)
+    match = _PRINCIPAL.fullmatch(arn)
     if match is None:
         raise ValueError(
             f"--principal {arn!r}: expected acs:ram::<account>:user/<name>, "

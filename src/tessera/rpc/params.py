@@ -18,7 +18,7 @@ from tessera.errors import InvalidArgument, MissingArgument
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
-_FLAT_INDEX = re.compile(r"^(\d+)(?:\.(.+))?$")
+_FLAT_INDEX = re.compile(r"(\d+)(?:\.(.+))?")
 
 
 class Params:
@@ -143,7 +143,7 @@ def _flattened(name: str, raw: Mapping[str, str]) -> list[dict[str, Any]]:
     for key, value in raw.items():
         if not key.startswith(prefix):
             continue
-        match = _FLAT_INDEX.match(key[len(prefix) :])
+        match = _FLAT_INDEX.fullmatch(key[len(prefix) :])
         if match is None:
             raise InvalidArgument(key, "Format", f"The parameter {key} is not a valid list entry.")
         index = int(match.group(1))

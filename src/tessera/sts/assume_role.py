@@ -39,9 +39,9 @@ from tessera.policy import (
 from tessera.store.base import IdentityStore
 from tessera.sts.tokens import SessionClaims, TokenService
 
-ROLE_ARN = re.compile(r"^acs:ram::(\d{1,32}):role/([A-Za-z0-9.\-]{1,64})$")
-SESSION_NAME = re.compile(r"^[\w.@\-]{2,64}$", re.ASCII)
-EXTERNAL_ID = re.compile(r"^[\w+=,.@:/\-]{2,1224}$", re.ASCII)
+ROLE_ARN = re.compile(r"acs:ram::(\d{1,32}):role/([A-Za-z0-9.\-]{1,64})")
+SESSION_NAME = re.compile(r"[\w.@\-]{2,64}", re.ASCII)  # each checked with fullmatch
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/\-]{2,1224}", re.ASCII)
 MIN_DURATION = 900
 DEFAULT_DURATION = 3600
 MAX_SESSION_POLICY = 2048
@@ -70,12 +70,12 @@ def _bad(param: str) -> InvalidArgument:
 
 
 def _check_format(request: AssumeRoleInput) -> tuple[str, str]:
-    match = ROLE_ARN.match(request.role_arn)
+    match = ROLE_ARN.fullmatch(request.role_arn)
     if match is None:
         raise _bad("RoleArn")
-    if not SESSION_NAME.match(request.role_session_name):
+    if not SESSION_NAME.fullmatch(request.role_session_name):
         raise _bad("RoleSessionName")
-    if request.external_id is not None and not EXTERNAL_ID.match(request.external_id):
+    if request.external_id is not None and not EXTERNAL_ID.fullmatch(request.external_id):
         raise _bad("ExternalId")
     if request.policy is not None:
         if len(request.policy) > MAX_SESSION_POLICY:
