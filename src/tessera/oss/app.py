@@ -63,9 +63,10 @@ OPERATIONS: dict[str, Operation] = {
 }
 SERVER = "AliyunOSS"
 _QUERY_SIGNATURE_NAMES = frozenset({"signature", "x-oss-signature", "ossaccesskeyid"})
-#: schemes whose whole signed material is in the request line and headers: an identical
-#: request (a reused presigned URL) is verified once (``SignatureMemo``)
+#: presigned reads: apps reuse a presigned GET URL (an image, a download) until it expires, so
+#: an identical request is verified once (``SignatureMemo``); a presigned PUT is used once
 _PRESIGNED = frozenset({AuthScheme.V1_QUERY, AuthScheme.V2_QUERY, AuthScheme.V4_QUERY})
+_REUSED_METHODS = frozenset({"GET", "HEAD"})
 #: operations whose object row is read with the bucket (``OssRequest.prefetched``)
 _PREFETCHING = frozenset({"GetObject", "HeadObject"})
 
@@ -359,10 +360,20 @@ class OssApp:
         # the rare store read it would spare the event loop
         found = self._authenticator.authenticate(access_key_id, token, req.now)
         check_time(req.now)
-        # every input of ``verify`` but the secret: method, address, decoded query, headers
+        # every input of ``verify`` but the secret: method, address, decoded query, headers;
+        # strings and tuples of strings only, which the garbage collector stops tracking
+        address = req.address
         inputs = (
-            (scheme, req.method, req.address, tuple(req.query), tuple(req.headers.items()))
-            if scheme in _PRESIGNED
+            (
+                str(scheme),
+                req.method,
+                address.bucket,
+                address.key,
+                address.style,
+                tuple(req.query),
+                tuple(req.headers.items()),
+            )
+            if scheme in _PRESIGNED and req.method in _REUSED_METHODS
             else None
         )
         if inputs is None or not self._verified.verified(inputs, found.secret):
