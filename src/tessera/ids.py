@@ -87,6 +87,11 @@ def group_id(ids: IdSource) -> str:
     return "g-" + ids.token(_ALNUM, 14)
 
 
+def random_hex(nbytes: int) -> str:
+    """``nbytes`` CSPRNG bytes as lower-case hex, from the pool (no system call per id)."""
+    return _POOL.take(nbytes).hex()
+
+
 def request_id() -> str:
     """RPC RequestId: an upper-case UUID (version 4 layout)."""
     raw = bytearray(_POOL.take(16))

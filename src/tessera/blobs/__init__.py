@@ -21,6 +21,7 @@ from tessera.blobs.base import (
     InvalidBlobId,
     check_blob_id,
     new_blob_id,
+    new_inline_blob_id,
 )
 from tessera.blobs.checksums import (
     CRC64_CHECK,
@@ -59,5 +60,6 @@ __all__ = [
     "crc64_concat",
     "multipart_etag",
     "new_blob_id",
+    "new_inline_blob_id",
     "write_stream",
 ]

@@ -14,7 +14,6 @@ itself (``oss.access``).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
@@ -33,6 +32,7 @@ from tessera.errors import (
 )
 from tessera.identity.model import Caller
 from tessera.identity.resolve import Authenticator, PolicyResolver
+from tessera.ids import random_hex
 from tessera.signing import oss_common, oss_v1, oss_v2, oss_v4
 from tessera.signing.memo import SignatureMemo
 from tessera.signing.oss_common import AuthScheme
@@ -237,7 +237,7 @@ class OssApp:
     ) -> None:
         """Answer the request; never raises for a request's fault."""
         record.api = "oss"
-        record.request_id = secrets.token_hex(12).upper()
+        record.request_id = random_hex(12).upper()
         method = str(scope["method"]).upper()
         address: Address | None = None
         try:

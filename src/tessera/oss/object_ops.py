@@ -17,7 +17,14 @@ import binascii
 import mimetypes
 from collections.abc import Callable, Mapping
 
-from tessera.blobs import BlobNotFound, BlobRef, Digest, StreamHasher, new_blob_id, write_stream
+from tessera.blobs import (
+    BlobNotFound,
+    BlobRef,
+    Digest,
+    StreamHasher,
+    new_inline_blob_id,
+    write_stream,
+)
 from tessera.clock import parse_iso8601
 from tessera.errors import (
     AlreadyExists,
@@ -160,7 +167,7 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         hasher = StreamHasher()
         hasher.update(data)
         check(hasher.digest())
-        meta = describe(BlobRef.from_digest(new_blob_id(), hasher.digest()))
+        meta = describe(BlobRef.from_digest(new_inline_blob_id(), hasher.digest()))
         pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=data)
         released = await asyncio.wrap_future(pending)
     else:
