@@ -1,8 +1,10 @@
 """The SQLite OSS metadata store: the ``oss_*`` tables, beside the identity tables in one file.
 
-Owns: the SQL of every ``OssMetadataStore`` method, one connection per thread (WAL), writes in
-``BEGIN IMMEDIATE`` transactions (so check-then-write, row swaps and blob reference checks are
-atomic across threads and processes), and the range-scan callbacks that ``oss_base.list_page``
+Owns: the SQL of every ``OssMetadataStore`` method, one connection per thread (WAL) for reads,
+every write as a work of the store's commit queue (``store.commit_queue``: one writer thread,
+``BEGIN IMMEDIATE`` batches, so check-then-write, row swaps and blob reference checks are atomic
+across threads and processes, concurrent writes share an fsync, and no write polls SQLite's
+lock while another commits), and the range-scan callbacks that ``oss_base.list_page``
 walks: each is one ``ORDER BY`` query on a primary key with a lower and an upper bound and a
 ``LIMIT``, read lazily, never ``OFFSET`` and never the whole bucket.
 Must not: validate input, touch blobs, or let an ``sqlite3`` exception escape (errors go through
@@ -368,7 +370,7 @@ class SqliteOssStore(SqliteConnections):
     # ---- buckets --------------------------------------------------------------------------
 
     def create_bucket(self, bucket: Bucket) -> None:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM oss_buckets WHERE name = ?", (bucket.name,)).fetchone():
                 raise AlreadyExists("Bucket", bucket.name)
             conn.execute(
@@ -385,16 +387,20 @@ class SqliteOssStore(SqliteConnections):
                 ),
             )
 
+        self._queued(work)
+
     def get_bucket(self, name: str) -> Bucket | None:
         row = self._one(_SELECT_BUCKET, (name,))
         return None if row is None else _bucket(row)
 
     def delete_bucket(self, name: str) -> None:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> None:
             _require_bucket(conn, name)
             if conn.execute(_BUCKET_IN_USE, {"b": name}).fetchone()[0]:
                 raise DeleteConflict("Bucket")
             conn.execute("DELETE FROM oss_buckets WHERE name = ?", (name,))
+
+        self._queued(work)
 
     def list_buckets(
         self, owner_account_id: str, *, prefix: str = "", marker: str = "", max_keys: int = 100
@@ -421,9 +427,11 @@ class SqliteOssStore(SqliteConnections):
         self._update_bucket(name, "UPDATE oss_buckets SET policy = ? WHERE name = ?", None)
 
     def _update_bucket(self, name: str, query: str, value: str | None) -> None:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> None:
             if conn.execute(query, (value, name)).rowcount == 0:
                 raise NotFound("Bucket", name)
+
+        self._queued(work)
 
     # ---- objects --------------------------------------------------------------------------
 
@@ -493,13 +501,15 @@ class SqliteOssStore(SqliteConnections):
         return released[0] if released else None
 
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[str]:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> list[str]:
             _require_bucket(conn, bucket)
             removed = [_remove_object(conn, bucket, key) for key in keys]
             return _freed(conn, removed)
 
+        return self._queued(work)
+
     def put_object_acl(self, bucket: str, key: str, acl: str) -> None:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> None:
             _require_bucket(conn, bucket)
             cursor = conn.execute(
                 "UPDATE oss_objects SET acl = ? WHERE bucket = ? AND object_key = ?",
@@ -507,6 +517,8 @@ class SqliteOssStore(SqliteConnections):
             )
             if cursor.rowcount == 0:
                 raise NotFound("Object", key)
+
+        self._queued(work)
 
     def list_objects(
         self,
@@ -532,7 +544,7 @@ class SqliteOssStore(SqliteConnections):
     # ---- multipart ------------------------------------------------------------------------
 
     def create_upload(self, upload: MultipartUpload) -> None:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> None:
             _require_bucket(conn, upload.bucket)
             found = conn.execute(
                 "SELECT 1 FROM oss_uploads WHERE upload_id = ?", (upload.upload_id,)
@@ -551,6 +563,8 @@ class SqliteOssStore(SqliteConnections):
                 },
             )
 
+        self._queued(work)
+
     def get_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload | None:
         row = self._one(
             "SELECT * FROM oss_uploads WHERE bucket = ? AND object_key = ? AND upload_id = ?",
@@ -559,7 +573,7 @@ class SqliteOssStore(SqliteConnections):
         return None if row is None else _upload(row)
 
     def put_part(self, bucket: str, key: str, part: Part) -> str | None:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> list[str]:
             _require_upload(conn, bucket, key, part.upload_id)
             old = _part_blobs(conn, part.upload_id).get(part.part_number)
             conn.execute(
@@ -574,7 +588,9 @@ class SqliteOssStore(SqliteConnections):
                     part.last_modified,
                 ),
             )
-            released = _freed(conn, [old])
+            return _freed(conn, [old])
+
+        released = self._queued(work)
         return released[0] if released else None
 
     def list_parts(
@@ -621,7 +637,7 @@ class SqliteOssStore(SqliteConnections):
     def complete_upload(
         self, upload_id: str, parts: Sequence[Part], meta: ObjectMeta, *, if_absent: bool = False
     ) -> list[str]:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> list[str]:
             _require_upload(conn, meta.bucket, meta.key, upload_id)
             stored = _part_blobs(conn, upload_id)
             for part in parts:
@@ -632,10 +648,14 @@ class SqliteOssStore(SqliteConnections):
             conn.execute(_UPSERT_OBJECT, _object_params(meta))
             return _freed(conn, [old, *part_blobs])
 
+        return self._queued(work)
+
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> list[str]:
-        with self._write() as conn:
+        def work(conn: sqlite3.Connection) -> list[str]:
             _require_upload(conn, bucket, key, upload_id)
             return _freed(conn, _drop_upload(conn, upload_id))
+
+        return self._queued(work)
 
     # ---- orphan sweep ---------------------------------------------------------------------
 

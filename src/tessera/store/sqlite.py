@@ -211,6 +211,14 @@ class SqliteConnections:
             commits = self._commits
         return commits.submit(work)
 
+    def _queued(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` committed through the commit queue, waited for. For the calling
+        thread a plain write transaction, but it shares the batch (and fsync) of concurrent
+        writes and never polls SQLite's write lock while the queue's writer holds it. Not
+        from the event loop (it blocks) nor from inside a queued work (it would wait for
+        itself)."""
+        return self._submit(work).result()
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for reads that take more than one statement."""
@@ -225,6 +233,8 @@ class SqliteConnections:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction of the calling thread (identity writes: rare, admin-driven;
+        the OSS store queues every write instead, ``_queued``)."""
         with translate_errors():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ import pytest
 
 from tessera.errors import AlreadyExists, InternalError, TesseraError
 from tessera.store.commit_queue import CommitQueue
-from tessera.store.oss_base import Bucket, ObjectMeta
-from tessera.store.oss_sqlite import open_sqlite_oss_store
+from tessera.store.oss_base import Bucket, MultipartUpload, ObjectMeta, Part
+from tessera.store.oss_sqlite import SqliteOssStore, open_sqlite_oss_store
 from tessera.store.sqlite import as_tessera_error
 
 WAIT = 30.0  # upper bound for an event that must come; never reached when all is well
@@ -460,3 +461,71 @@ def test_a_store_write_during_close_starts_no_new_writer(tmp_path: Path) -> None
             leaked.close()
     assert gate_future.result(0) == "gate"
     assert late is None, "a write submitted during close() ran on a new, never-closed writer"
+
+
+def behind_a_held_batch(store: SqliteOssStore, write: Callable[[], object]) -> object:
+    """Run ``write`` in another thread while a gate work holds the writer's batch open; it
+    must still be waiting 0.3 s later, and finish once the gate opens."""
+    gate = Gate()
+    held_batch = store._submit(gate.work)
+    assert gate.entered.wait(WAIT)
+    done = threading.Event()
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(write())
+        except Exception as exc:  # reported below, in the test's thread
+            outcome.append(exc)
+        done.set()
+
+    threading.Thread(target=run).start()
+    assert not done.wait(0.3)  # waits for the held batch (6 busy timeouts long)
+    gate.open()
+    assert held_batch.result(WAIT) == "gate"
+    assert done.wait(WAIT)
+    assert not isinstance(outcome[0], Exception), outcome[0]
+    return outcome[0]
+
+
+def test_every_oss_write_queues_behind_a_held_batch_instead_of_polling_the_lock(
+    tmp_path: Path,
+) -> None:
+    """Bucket, ACL, delete and multipart writes go through the same queue as PutObject: while
+    the writer holds a batch open they wait their turn. Through a transaction of their own,
+    they would poll SQLite's write lock (its busy handler sleeps up to 100 ms a time) and, with
+    this tiny busy timeout, fail with "database is locked"."""
+    store = open_sqlite_oss_store(tmp_path / "tessera.db", busy_timeout=0.05)
+    other = Bucket("other", "1234567890123456", "cn-hangzhou", "2024-01-01T00:00:00Z")
+    try:
+        store.create_bucket(BUCKET)
+        store.put_object(small_object("k", "0" * 32), body=b"hi")
+        upload = MultipartUpload("b", "big", "u1", "2024-01-01T00:00:00Z", "1234567890123456")
+        dropped = MultipartUpload("b", "gone", "u2", "2024-01-01T00:00:00Z", "1234567890123456")
+        part = Part("u1", 1, "1" * 32, 2, "E", 1, "2024-01-01T00:00:00Z")
+        writes: list[Callable[[], object]] = [
+            lambda: store.create_bucket(other),
+            lambda: store.put_bucket_acl("b", "public-read"),
+            lambda: store.put_bucket_policy("b", '{"Version":"1","Statement":[]}'),
+            lambda: store.delete_bucket_policy("other"),
+            lambda: store.put_object_acl("b", "k", "private"),
+            lambda: store.create_upload(upload),
+            lambda: store.create_upload(dropped),
+            lambda: store.put_part("b", "big", part),
+            lambda: store.complete_upload("u1", [part], small_object("big", "1" * 32)),
+            lambda: store.abort_upload("b", "gone", "u2"),
+            lambda: store.delete_objects("b", ["k", "big"]),
+            lambda: store.delete_bucket("other"),
+        ]
+        outcomes = [behind_a_held_batch(store, write) for write in writes]
+        # what each write returned: part and completion free nothing, the batch delete frees
+        # the completed object's (file) blob; the small object's inline body went with it
+        assert outcomes == [*[None] * 8, [], [], ["1" * 32], None]
+        assert store.get_bucket("other") is None
+        assert store.get_bucket("b") == replace(
+            BUCKET, acl="public-read", policy='{"Version":"1","Statement":[]}'
+        )
+        assert store.read_inline("0" * 32) is None
+        assert store.get_upload("b", "gone", "u2") is None
+    finally:
+        store.close()
