@@ -14,7 +14,7 @@ itself (``oss.access``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -129,6 +129,24 @@ def _signature_parts(
             _expiry_or_skew(auth2.expires, headers),
         )
     return _v4_parts(scheme, method, address, query, headers, region)
+
+
+def _presigned_read(scheme: AuthScheme, req: OssRequest) -> Hashable | None:
+    """For a presigned GET or HEAD, every input of its signature check but the secret (method,
+    address, decoded query, headers) as the ``SignatureMemo`` key: strings and tuples of
+    strings only, which the garbage collector stops tracking. ``None`` otherwise."""
+    if scheme not in _PRESIGNED or req.method not in _REUSED_METHODS:
+        return None
+    address = req.address
+    return (
+        str(scheme),
+        req.method,
+        address.bucket,
+        address.key,
+        address.style,
+        tuple(req.query),
+        tuple(req.headers.items()),
+    )
 
 
 def _expiry_or_skew(expires: str, headers: Mapping[str, str]) -> Callable[[float], None]:
@@ -360,22 +378,7 @@ class OssApp:
         # the rare store read it would spare the event loop
         found = self._authenticator.authenticate(access_key_id, token, req.now)
         check_time(req.now)
-        # every input of ``verify`` but the secret: method, address, decoded query, headers;
-        # strings and tuples of strings only, which the garbage collector stops tracking
-        address = req.address
-        inputs = (
-            (
-                str(scheme),
-                req.method,
-                address.bucket,
-                address.key,
-                address.style,
-                tuple(req.query),
-                tuple(req.headers.items()),
-            )
-            if scheme in _PRESIGNED and req.method in _REUSED_METHODS
-            else None
-        )
+        inputs = _presigned_read(scheme, req)
         if inputs is None or not self._verified.verified(inputs, found.secret):
             string_to_sign = verify(found.secret)
             if string_to_sign is not None:
