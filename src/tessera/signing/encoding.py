@@ -16,42 +16,51 @@ Must not: do I/O, read a clock, or know anything about a particular signature sc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 
+def _encoder(keep: bytes = b"", space: bytes = b"%20") -> Callable[[str], str]:
+    """The encoder leaving unreserved characters and ``keep`` alone, ``space`` for a space.
 
-def _table(keep: bytes = b"", space: str = "%20") -> tuple[str, ...]:
-    """byte -> its encoded form; a table lookup per byte is faster than ``urllib.parse.quote``."""
-    return tuple(
-        chr(b) if b in _UNRESERVED or b in keep else space if b == 0x20 else f"%{b:02X}"
-        for b in range(256)
-    )
+    Strings of unreserved characters only (most names and values) are returned as they are;
+    otherwise one regular-expression pass over the UTF-8 bytes replaces only the bytes that
+    need it (a 1.2 KB base64 token with ~40 of them: 22 µs, against 62 µs for a table lookup
+    per byte; a credential scope: 2.2 against 3.3 µs)."""
+    escaped = {b: space if b == 0x20 else b"%%%02X" % b for b in range(256)}
+    needs_escape = re.compile(b"[^A-Za-z0-9_.~" + re.escape(keep) + b"-]")
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        return escaped[match.group()[0]]
+
+    def encode(s: str) -> str:
+        return needs_escape.sub(replace, s.encode("utf-8", "surrogatepass")).decode("ascii")
+
+    def encoder(s: str) -> str:
+        return s if _ALL_UNRESERVED(s) else encode(s)
+
+    return encoder
 
 
 _ALL_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch  # most values: returned as they are
-_STRICT = _table().__getitem__
-_LAX = _table(keep=b"!'()*").__getitem__
-_PLUS = _table(space="+").__getitem__
-
-
-def _utf8(s: str) -> bytes:
-    return s.encode("utf-8", "surrogatepass")
+_STRICT = _encoder()
+_LAX = _encoder(keep=b"!'()*")
+_PLUS = _encoder(space=b"+")
 
 
 def percent_encode(s: str) -> str:
     """RFC 3986 percent-encoding of the UTF-8 form of ``s`` (never raises)."""
-    return s if _ALL_UNRESERVED(s) else "".join(map(_STRICT, _utf8(s)))
+    return _STRICT(s)
 
 
 def percent_encode_lax(s: str) -> str:
     """Node's ``encodeURIComponent``: like ``percent_encode`` but ``! ' ( ) *`` stay as they are."""
-    return s if _ALL_UNRESERVED(s) else "".join(map(_LAX, _utf8(s)))
+    return _LAX(s)
 
 
 def percent_encode_plus(s: str) -> str:
     """Python's ``quote_plus``: like ``percent_encode`` but a space becomes ``+``."""
-    return s if _ALL_UNRESERVED(s) else "".join(map(_PLUS, _utf8(s)))
+    return _PLUS(s)
 
 
 def encode_canonical(canonical: str) -> str:

@@ -48,6 +48,20 @@ def test_strict_is_rfc3986_and_round_trips(text: str) -> None:
     assert urllib.parse.unquote(encoded, errors="surrogatepass") == text
 
 
+@given(st.text(min_size=129, max_size=1500))
+def test_long_values_match_urllib(text: str) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    assert percent_encode(text) == urllib.parse.quote(raw, safe="")
+    assert percent_encode_plus(text) == urllib.parse.quote_plus(raw, safe="")
+    assert percent_encode_lax(text) == urllib.parse.quote(raw, safe="!'()*")
+
+
+def test_an_sts_token_encodes_its_base64_characters() -> None:
+    token = "CAIS" + "ab+/cd=" * 200
+    encoded = percent_encode(token)
+    assert encoded == "CAIS" + "ab%2B%2Fcd%3D" * 200
+
+
 @given(st.text(alphabet=st.characters(codec="utf-8")))
 def test_plus_is_pythons_quote_plus(text: str) -> None:
     assert percent_encode_plus(text) == urllib.parse.quote_plus(text, safe="")
