@@ -10,6 +10,7 @@ connection). The server is this module's own, so the file counts are not disturb
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import random
@@ -22,6 +23,7 @@ from typing import Any
 import oss2
 import oss2.utils
 import pytest
+import requests
 from oss2.models import PartInfo
 
 from tests.api.clients import ROOT, unique
@@ -153,6 +155,101 @@ def test_an_empty_put_is_inline(inline_server: TesseraServer, bucket: oss2.Bucke
     assert blob_files(inline_server) == files_before
     assert inline_bodies(inline_server)[blob_id_of(inline_server, bucket, "empty")] == b""
     assert_reads_back(bucket, "empty", b"")
+
+
+def test_oss2s_empty_put_is_inline(inline_server: TesseraServer, bucket: oss2.Bucket) -> None:
+    """oss2 sends an empty body chunked, without a Content-Length: still inline."""
+    files_before = blob_files(inline_server)
+    bucket.put_object("dir/", b"")  # a "directory" placeholder, as tools create them
+    assert blob_files(inline_server) == files_before
+    assert inline_bodies(inline_server)[blob_id_of(inline_server, bucket, "dir/")] == b""
+    assert_reads_back(bucket, "dir/", b"")
+
+
+def chunked_put(
+    server: TesseraServer, bucket: oss2.Bucket, key: str, pieces: list[bytes], **headers: str
+) -> requests.Response:
+    """An anonymous PUT (the bucket is public-read-write) whose body goes out chunked."""
+    url = f"{server.url}/{bucket.bucket_name}/{key}"
+    return requests.put(url, data=iter(pieces), headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[], [1], [4 * KIB], [1000] * 10, [SMALL_LIMIT], [SMALL_LIMIT - 1, 1], [SMALL_LIMIT, 0]],
+    ids=["none", "1", "4KiB", "10x1000", "64KiB", "64KiB-in-2", "64KiB-then-empty"],
+)
+def test_a_chunked_body_within_the_bound_is_inline(
+    inline_server: TesseraServer, bucket: oss2.Bucket, sizes: list[int]
+) -> None:
+    pieces = [os.urandom(size) for size in sizes]
+    data = b"".join(pieces)
+    files_before = blob_files(inline_server)
+    reply = chunked_put(inline_server, bucket, "chunked", pieces)
+    assert reply.status_code == 200, reply.text
+    assert reply.request.headers.get("Transfer-Encoding") == "chunked"
+    assert reply.headers["ETag"].strip('"') == md5_hex(data)
+    assert blob_files(inline_server) == files_before
+    assert inline_bodies(inline_server)[blob_id_of(inline_server, bucket, "chunked")] == data
+    assert_reads_back(bucket, "chunked", data)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[SMALL_LIMIT + 1], [SMALL_LIMIT, 1], [1000] * 66, [40 * KIB, 40 * KIB, 200 * KIB]],
+    ids=["64KiB+1", "64KiB-then-1", "66x1000", "40-40-200KiB"],
+)
+def test_a_chunked_body_beyond_the_bound_streams_to_a_file_whole(
+    inline_server: TesseraServer, bucket: oss2.Bucket, sizes: list[int]
+) -> None:
+    pieces = [os.urandom(size) for size in sizes]
+    data = b"".join(pieces)
+    files_before = blob_files(inline_server)
+    reply = chunked_put(inline_server, bucket, "chunked-large", pieces)
+    assert reply.status_code == 200, reply.text
+    blob_id = blob_id_of(inline_server, bucket, "chunked-large")
+    assert blob_files(inline_server) == files_before | {blob_id}
+    assert blob_id not in inline_bodies(inline_server)
+    assert_reads_back(bucket, "chunked-large", data)  # the bytes read to decide come first
+
+
+@pytest.mark.parametrize("size", [10, SMALL_LIMIT + 10])
+def test_a_chunked_body_with_a_wrong_content_md5_stores_nothing(
+    inline_server: TesseraServer, bucket: oss2.Bucket, size: int
+) -> None:
+    inline_before, files_before = inline_bodies(inline_server), blob_files(inline_server)
+    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    reply = chunked_put(inline_server, bucket, "bad", [os.urandom(size)], **{"Content-MD5": wrong})
+    assert reply.status_code == 400
+    assert "<Code>InvalidDigest</Code>" in reply.text
+    assert not bucket.object_exists("bad")
+    assert inline_bodies(inline_server) == inline_before
+    assert blob_files(inline_server) == files_before
+
+
+@pytest.mark.parametrize("size", [10, SMALL_LIMIT + 10])
+def test_a_chunked_body_cut_short_stores_nothing(
+    inline_server: TesseraServer, bucket: oss2.Bucket, size: int
+) -> None:
+    bucket.put_object("existing", b"original")
+    inline_before, files_before = inline_bodies(inline_server), blob_files(inline_server)
+    for key in ("cut", "existing"):
+        request = (
+            (
+                f"PUT /{bucket.bucket_name}/{key} HTTP/1.1\r\nHost: {inline_server.endpoint}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+            ).encode()
+            + b"%x\r\n" % size
+            + os.urandom(size)
+            + b"\r\n"
+        )  # no closing 0 chunk
+        answer = raw_exchange(inline_server.port, request)
+        assert not answer.startswith(b"HTTP/1.1 2"), answer[:200]
+        assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
+    assert not bucket.object_exists("cut")
+    assert_reads_back(bucket, "existing", b"original")
+    assert inline_bodies(inline_server) == inline_before
+    assert blob_files(inline_server) == files_before
 
 
 @pytest.mark.parametrize("size", [SMALL_LIMIT + 1, 100 * KIB])

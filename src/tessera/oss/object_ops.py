@@ -15,7 +15,7 @@ import asyncio
 import base64
 import binascii
 import mimetypes
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from tessera.blobs import (
     BlobNotFound,
@@ -159,19 +159,18 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
             attrs=attrs,
         )
 
-    declared = req.declared_length()
-    if declared is not None and declared <= SMALL_BODY_BYTES:
+    body = await _small_body(req)
+    if isinstance(body, bytes):
         # small: the body goes inline beside the row, in one group-committed transaction;
         # the loop awaits the commit itself (no worker thread, no blob file)
-        data = await req.read_body(SMALL_BODY_BYTES)
         hasher = StreamHasher()
-        hasher.update(data)
+        hasher.update(body)
         check(hasher.digest())
         meta = describe(BlobRef.from_digest(new_inline_blob_id(), hasher.digest()))
-        pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=data)
+        pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=body)
         released = await asyncio.wrap_future(pending)
     else:
-        ref = await write_stream(ctx.blobs, req.body_chunks(), check=check)
+        ref = await write_stream(ctx.blobs, body, check=check)
         meta = describe(ref)
         try:
             released = await in_thread(lambda: ctx.store.put_object(meta, if_absent=if_absent))
@@ -186,6 +185,34 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         ("Content-MD5", _md5_base64(meta.etag)),
     ]
     return OssResponse(200, headers)
+
+
+async def _small_body(req: OssRequest) -> bytes | AsyncIterator[bytes]:
+    """The whole body if it is at most ``SMALL_BODY_BYTES`` (kept inline), else the body to
+    stream. A Content-Length decides before reading; a chunked body of unknown size (oss2
+    sends an empty body so, and tools create 0-byte "directory" objects) is read up to the
+    bound, and what was read leads the stream when the body goes beyond it."""
+    declared = req.declared_length()
+    if declared is not None:
+        if declared <= SMALL_BODY_BYTES:
+            return await req.read_body(SMALL_BODY_BYTES)
+        return req.body_chunks()
+    chunks = req.body_chunks()
+    read: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        read.append(chunk)
+        size += len(chunk)
+        if size > SMALL_BODY_BYTES:
+            return _prepended(read, chunks)
+    return b"".join(read)
+
+
+async def _prepended(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 def _md5_base64(etag_hex: str) -> str:
