@@ -17,7 +17,7 @@ import random
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import oss2
@@ -175,12 +175,23 @@ def chunked_put(
 
 
 @pytest.mark.parametrize(
-    "sizes",
-    [[], [1], [4 * KIB], [1000] * 10, [SMALL_LIMIT], [SMALL_LIMIT - 1, 1], [SMALL_LIMIT, 0]],
-    ids=["none", "1", "4KiB", "10x1000", "64KiB", "64KiB-in-2", "64KiB-then-empty"],
+    ("sizes", "inline"),
+    [
+        ([], True),
+        ([1], True),
+        ([4 * KIB], True),
+        ([1000] * 10, True),
+        ([SMALL_LIMIT], True),
+        ([SMALL_LIMIT - 1, 1], True),
+        ([SMALL_LIMIT, 0], True),
+        ([SMALL_LIMIT + 1], False),
+        ([SMALL_LIMIT, 1], False),
+        ([1000] * 66, False),
+        ([40 * KIB, 40 * KIB, 200 * KIB], False),
+    ],
 )
-def test_a_chunked_body_within_the_bound_is_inline(
-    inline_server: TesseraServer, bucket: oss2.Bucket, sizes: list[int]
+def test_a_chunked_body_is_inline_up_to_the_bound_and_a_whole_file_beyond(
+    inline_server: TesseraServer, bucket: oss2.Bucket, sizes: list[int], inline: bool
 ) -> None:
     pieces = [os.urandom(size) for size in sizes]
     data = b"".join(pieces)
@@ -189,28 +200,14 @@ def test_a_chunked_body_within_the_bound_is_inline(
     assert reply.status_code == 200, reply.text
     assert reply.request.headers.get("Transfer-Encoding") == "chunked"
     assert reply.headers["ETag"].strip('"') == md5_hex(data)
-    assert blob_files(inline_server) == files_before
-    assert inline_bodies(inline_server)[blob_id_of(inline_server, bucket, "chunked")] == data
-    assert_reads_back(bucket, "chunked", data)
-
-
-@pytest.mark.parametrize(
-    "sizes",
-    [[SMALL_LIMIT + 1], [SMALL_LIMIT, 1], [1000] * 66, [40 * KIB, 40 * KIB, 200 * KIB]],
-    ids=["64KiB+1", "64KiB-then-1", "66x1000", "40-40-200KiB"],
-)
-def test_a_chunked_body_beyond_the_bound_streams_to_a_file_whole(
-    inline_server: TesseraServer, bucket: oss2.Bucket, sizes: list[int]
-) -> None:
-    pieces = [os.urandom(size) for size in sizes]
-    data = b"".join(pieces)
-    files_before = blob_files(inline_server)
-    reply = chunked_put(inline_server, bucket, "chunked-large", pieces)
-    assert reply.status_code == 200, reply.text
-    blob_id = blob_id_of(inline_server, bucket, "chunked-large")
-    assert blob_files(inline_server) == files_before | {blob_id}
-    assert blob_id not in inline_bodies(inline_server)
-    assert_reads_back(bucket, "chunked-large", data)  # the bytes read to decide come first
+    blob_id = blob_id_of(inline_server, bucket, "chunked")
+    if inline:
+        assert blob_files(inline_server) == files_before
+        assert inline_bodies(inline_server)[blob_id] == data
+    else:
+        assert blob_files(inline_server) == files_before | {blob_id}
+        assert blob_id not in inline_bodies(inline_server)
+    assert_reads_back(bucket, "chunked", data)  # beyond: the bytes read to decide come first
 
 
 @pytest.mark.parametrize("size", [10, SMALL_LIMIT + 10])
@@ -223,31 +220,6 @@ def test_a_chunked_body_with_a_wrong_content_md5_stores_nothing(
     assert reply.status_code == 400
     assert "<Code>InvalidDigest</Code>" in reply.text
     assert not bucket.object_exists("bad")
-    assert inline_bodies(inline_server) == inline_before
-    assert blob_files(inline_server) == files_before
-
-
-@pytest.mark.parametrize("size", [10, SMALL_LIMIT + 10])
-def test_a_chunked_body_cut_short_stores_nothing(
-    inline_server: TesseraServer, bucket: oss2.Bucket, size: int
-) -> None:
-    bucket.put_object("existing", b"original")
-    inline_before, files_before = inline_bodies(inline_server), blob_files(inline_server)
-    for key in ("cut", "existing"):
-        request = (
-            (
-                f"PUT /{bucket.bucket_name}/{key} HTTP/1.1\r\nHost: {inline_server.endpoint}\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n"
-            ).encode()
-            + b"%x\r\n" % size
-            + os.urandom(size)
-            + b"\r\n"
-        )  # no closing 0 chunk
-        answer = raw_exchange(inline_server.port, request)
-        assert not answer.startswith(b"HTTP/1.1 2"), answer[:200]
-        assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
-    assert not bucket.object_exists("cut")
-    assert_reads_back(bucket, "existing", b"original")
     assert inline_bodies(inline_server) == inline_before
     assert blob_files(inline_server) == files_before
 
@@ -444,18 +416,38 @@ def test_forbid_overwrite_keeps_the_old_small_object(
     assert inline_bodies(inline_server) == inline_before
 
 
-@pytest.mark.parametrize("declared", [1000, SMALL_LIMIT])
+def cut_short(framing: str, size: int) -> Callable[[str, str], bytes]:
+    """A PUT whose body ends before it says it would: ``Content-Length`` ``size`` with ten
+    bytes sent, or one chunk of ``size`` bytes and no closing chunk."""
+
+    def request(path: str, host: str) -> bytes:
+        head = f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\n"
+        if framing == "content-length":
+            return f"{head}Content-Length: {size}\r\n\r\n".encode() + b"only ten b"
+        chunk = b"%x\r\n" % size + os.urandom(size) + b"\r\n"
+        return f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + chunk
+
+    return request
+
+
+@pytest.mark.parametrize(
+    ("framing", "size"),
+    [
+        ("content-length", 1000),
+        ("content-length", SMALL_LIMIT),
+        ("chunked", 10),
+        ("chunked", SMALL_LIMIT + 10),
+    ],
+)
 def test_a_small_put_cut_short_stores_nothing(
-    inline_server: TesseraServer, bucket: oss2.Bucket, declared: int
+    inline_server: TesseraServer, bucket: oss2.Bucket, framing: str, size: int
 ) -> None:
     bucket.put_object("existing", b"original")
     inline_before, files_before = inline_bodies(inline_server), blob_files(inline_server)
+    request = cut_short(framing, size)
     for key in ("short", "existing"):
-        request = (
-            f"PUT /{bucket.bucket_name}/{key} HTTP/1.1\r\nHost: {inline_server.endpoint}\r\n"
-            f"Content-Length: {declared}\r\nContent-Type: text/plain\r\n\r\n"
-        ).encode() + b"only ten b"
-        answer = raw_exchange(inline_server.port, request)
+        path = f"/{bucket.bucket_name}/{key}"
+        answer = raw_exchange(inline_server.port, request(path, inline_server.endpoint))
         assert not answer.startswith(b"HTTP/1.1 2"), answer[:200]
         assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
     assert not bucket.object_exists("short")

@@ -213,18 +213,22 @@ def test_list_buckets_per_owner_with_prefix_marker_and_paging(oss: OssMetadataSt
 # ---- objects ----------------------------------------------------------------------------------
 
 
+#: every attribute set, with values that test the storage (order, quotes, non-ASCII)
+EVERY_ATTR = ObjectAttrs(
+    content_type="text/plain; charset=utf-8",
+    acl="public-read",
+    storage_class="IA",
+    user_meta=(("zeta", "1"), ("alpha", "ünï 😀")),
+    cache_control="no-cache",
+    content_disposition='attachment; filename="a b.txt"',
+    content_encoding="gzip",
+    expires="Wed, 21 Oct 2015 07:28:00 GMT",
+)
+
+
 def test_object_round_trip_keeps_every_field(oss: OssMetadataStore) -> None:
     oss.create_bucket(bucket())
-    attrs = ObjectAttrs(
-        content_type="text/plain; charset=utf-8",
-        acl="public-read",
-        storage_class="IA",
-        user_meta=(("zeta", "1"), ("alpha", "ünï 😀")),
-        cache_control="no-cache",
-        content_disposition='attachment; filename="a b.txt"',
-        content_encoding="gzip",
-        expires="Wed, 21 Oct 2015 07:28:00 GMT",
-    )
+    attrs = EVERY_ATTR
     meta = obj("dir/ü 😀 %2F+.txt", "b1", crc64=BIG_CRC, object_type=ObjectType.APPENDABLE)
     meta = replace(meta, attrs=attrs)
     assert oss.put_object(meta) is None
@@ -562,16 +566,7 @@ def test_inline_body_is_read_with_its_object(oss: OssMetadataStore) -> None:
 def test_bucket_and_object_are_read_together(oss: OssMetadataStore) -> None:
     with_policy = bucket(acl="public-read", policy='{"Version":"1","Statement":[]}')
     oss.create_bucket(with_policy)
-    rich = ObjectAttrs(
-        content_type="image/png",
-        acl="private",
-        storage_class="IA",
-        user_meta=(("x-oss-meta-a", "1"), ("x-oss-meta-b", "two")),
-        cache_control="no-cache",
-        content_disposition="inline",
-        content_encoding="gzip",
-        expires="Thu, 01 Dec 1994 16:00:00 GMT",
-    )
+    rich = EVERY_ATTR
     kept = small("k", "i1", b"hello")
     oss.put_object(replace(kept, attrs=rich, object_type=ObjectType.APPENDABLE), body=b"hello")
     oss.put_object(obj("file", "f1"))
