@@ -10,8 +10,10 @@ Must not: authenticate, authorize or render errors; that is ``oss.app``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, TypeVar
@@ -35,8 +37,10 @@ __all__ = [
     "OssRequest",
     "OssResponse",
     "Prefetched",
+    "free_when_committed",
     "http_date",
     "quoted",
+    "settle",
     "xml_response",
 ]
 
@@ -201,3 +205,62 @@ async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     scopes (py-spy, bench/oss.py)."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+
+
+#: settle steps still running after their request was cancelled (held so none is collected)
+_SETTLING: set[asyncio.Future[Any]] = set()
+
+
+def _keep(step: asyncio.Future[Any]) -> None:
+    _SETTLING.add(step)
+    step.add_done_callback(_SETTLING.discard)
+
+
+async def settle(
+    blobs: BlobStore,
+    write: Callable[[], T],
+    released: Callable[[T], Iterable[str | None]],
+    *,
+    adds: str | None = None,
+) -> T:
+    """Commit the metadata ``write`` (in a worker thread), then delete the blob files it
+    ``released``; if the write fails, delete instead the new blob it would have made live
+    (``adds``). The step runs to its end even if the request is cancelled meanwhile (a client
+    gone, a shutdown): otherwise a row could be left pointing at a blob deleted under it, or a
+    released blob left behind until the next start-up sweep."""
+
+    async def step() -> T:
+        try:
+            result = await in_thread(write)
+        except BaseException:
+            if adds:
+                await in_thread(blobs.delete, adds)
+            raise
+        for blob_id in released(result):
+            if blob_id:
+                await in_thread(blobs.delete, blob_id)
+        return result
+
+    running = asyncio.ensure_future(step())
+    _keep(running)
+    return await asyncio.shield(running)
+
+
+def free_when_committed(blobs: BlobStore, pending: ConcurrentFuture[str | None]) -> None:
+    """For a queued write whose awaiting request was cancelled: once it commits, delete the
+    blob file it released (on the loop's thread pool; if the loop is gone by then, the
+    start-up sweep finds the file)."""
+    loop = asyncio.get_running_loop()
+
+    def free() -> None:
+        if pending.cancelled() or pending.exception() is not None:
+            return
+        blob_id = pending.result()
+        if blob_id:
+            _keep(loop.run_in_executor(None, blobs.delete, blob_id))
+
+    def committed(_: ConcurrentFuture[str | None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(free)
+
+    pending.add_done_callback(committed)

@@ -15,7 +15,7 @@ part's own new blob; source and part never share a blob.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from tessera.blobs import BlobError, BlobRef, multipart_etag, write_stream
@@ -40,6 +40,7 @@ from .exchange import (
     OssResponse,
     in_thread,
     quoted,
+    settle,
     xml_response,
 )
 from .object_extra_ops import _blob_chunks, _check_copy_conditions
@@ -107,12 +108,6 @@ def _int_param(params: Mapping[str, str], name: str, default: int, maximum: int)
         error.fields["value"] = text
         raise error
     return int(text)
-
-
-async def _delete_blobs(ctx: OssContext, blob_ids: Sequence[str | None]) -> None:
-    for blob_id in blob_ids:
-        if blob_id:
-            await in_thread(ctx.blobs.delete, blob_id)
 
 
 async def _all_parts(ctx: OssContext, req: OssRequest, upload_id: str) -> dict[int, Part]:
@@ -185,12 +180,12 @@ async def _store_part(
         crc64=ref.crc64,
         last_modified=iso8601_ms(req.now),
     )
-    try:
-        released = await in_thread(ctx.store.put_part, req.bucket_name, req.key, part)
-    except BaseException:
-        await in_thread(ctx.blobs.delete, ref.blob_id)
-        raise
-    await _delete_blobs(ctx, [released])
+    await settle(
+        ctx.blobs,
+        lambda: ctx.store.put_part(req.bucket_name, req.key, part),
+        lambda released: [released],
+        adds=ref.blob_id,
+    )
     return part
 
 
@@ -281,18 +276,16 @@ async def complete_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
         attrs=upload.attrs,
     )
     try:
-        released = await in_thread(
-            lambda: ctx.store.complete_upload(upload.upload_id, chosen, meta, if_absent=if_absent)
+        await settle(
+            ctx.blobs,
+            lambda: ctx.store.complete_upload(upload.upload_id, chosen, meta, if_absent=if_absent),
+            lambda freed: freed,
+            adds=ref.blob_id,
         )
     except NotFound as error:
-        await in_thread(ctx.blobs.delete, ref.blob_id)
         if error.kind == "Upload.Part":
             raise InvalidPart(int(error.name) if error.name.isdigit() else 0) from None
         raise
-    except BaseException:
-        await in_thread(ctx.blobs.delete, ref.blob_id)
-        raise
-    await _delete_blobs(ctx, released)
     headers = [
         ("Content-Type", "application/xml"),
         ("ETag", quoted(etag)),
@@ -309,8 +302,11 @@ async def complete_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResp
 
 async def abort_multipart_upload(ctx: OssContext, req: OssRequest) -> OssResponse:
     upload_id = _upload_id(req.params)
-    released = await in_thread(ctx.store.abort_upload, req.bucket_name, req.key, upload_id)
-    await _delete_blobs(ctx, released)
+    await settle(
+        ctx.blobs,
+        lambda: ctx.store.abort_upload(req.bucket_name, req.key, upload_id),
+        lambda freed: freed,
+    )
     return OssResponse(204)
 
 

@@ -36,6 +36,7 @@ from .exchange import (
     OssResponse,
     in_thread,
     quoted,
+    settle,
     xml_response,
 )
 from .object_ops import (
@@ -84,9 +85,9 @@ async def delete_multiple_objects(ctx: OssContext, req: OssRequest) -> OssRespon
         raise DigestMismatch()
     request = parse_delete(body)
     keys = list(dict.fromkeys(request.keys))
-    released = await in_thread(ctx.store.delete_objects, req.bucket_name, keys)
-    for blob_id in released:
-        await in_thread(ctx.blobs.delete, blob_id)
+    await settle(
+        ctx.blobs, lambda: ctx.store.delete_objects(req.bucket_name, keys), lambda freed: freed
+    )
     deleted = [] if request.quiet else keys
     return xml_response(delete_result_xml(deleted, encoding_url=url))
 
@@ -251,16 +252,13 @@ async def _commit(
     ctx: OssContext, meta: ObjectMeta, *, if_absent: bool = False, expect: str | None = None
 ) -> None:
     """Swap the row to ``meta`` (its blob is new), then delete the blob it released; on any
-    failure the new blob is deleted instead."""
-    try:
-        released = await in_thread(
-            lambda: ctx.store.put_object(meta, if_absent=if_absent, expect_blob_id=expect)
-        )
-    except BaseException:
-        await in_thread(ctx.blobs.delete, meta.blob_id)
-        raise
-    if released:
-        await in_thread(ctx.blobs.delete, released)
+    failure the new blob is deleted instead (``settle``)."""
+    await settle(
+        ctx.blobs,
+        lambda: ctx.store.put_object(meta, if_absent=if_absent, expect_blob_id=expect),
+        lambda released: [released],
+        adds=meta.blob_id,
+    )
 
 
 # ---- AppendObject ------------------------------------------------------------------------

@@ -46,9 +46,11 @@ from .exchange import (
     OssContext,
     OssRequest,
     OssResponse,
+    free_when_committed,
     http_date,
     in_thread,
     quoted,
+    settle,
     xml_response,
 )
 from .xml import (
@@ -168,17 +170,23 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         check(hasher.digest())
         meta = describe(BlobRef.from_digest(new_inline_blob_id(), hasher.digest()))
         pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=body)
-        released = await asyncio.wrap_future(pending)
+        try:
+            released = await asyncio.wrap_future(pending)
+        except asyncio.CancelledError:  # the write may commit still: free what it releases
+            free_when_committed(ctx.blobs, pending)
+            raise
+        if released:  # an overwritten blob file (an inline body went with its row)
+            await in_thread(ctx.blobs.delete, released)
     else:
         ref = await write_stream(ctx.blobs, body, check=check)
         meta = describe(ref)
-        try:
-            released = await in_thread(lambda: ctx.store.put_object(meta, if_absent=if_absent))
-        except BaseException:
-            await in_thread(ctx.blobs.delete, ref.blob_id)
-            raise
-    if released:
-        await in_thread(ctx.blobs.delete, released)
+        written = meta
+        await settle(
+            ctx.blobs,
+            lambda: ctx.store.put_object(written, if_absent=if_absent),
+            lambda released: [released],
+            adds=ref.blob_id,
+        )
     headers = [
         ("ETag", quoted(meta.etag)),
         ("x-oss-hash-crc64ecma", str(meta.crc64)),
@@ -404,9 +412,11 @@ async def get_object_meta(ctx: OssContext, req: OssRequest) -> OssResponse:
 
 
 async def delete_object(ctx: OssContext, req: OssRequest) -> OssResponse:
-    released = await in_thread(ctx.store.delete_object, req.bucket_name, req.key)
-    if released:
-        await in_thread(ctx.blobs.delete, released)
+    await settle(
+        ctx.blobs,
+        lambda: ctx.store.delete_object(req.bucket_name, req.key),
+        lambda released: [released],
+    )
     return OssResponse(204)
 
 
