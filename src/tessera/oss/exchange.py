@@ -213,7 +213,13 @@ _SETTLING: set[asyncio.Future[Any]] = set()
 
 def _keep(step: asyncio.Future[Any]) -> None:
     _SETTLING.add(step)
-    step.add_done_callback(_SETTLING.discard)
+    step.add_done_callback(_forget)
+
+
+def _forget(step: asyncio.Future[Any]) -> None:
+    _SETTLING.discard(step)
+    if not step.cancelled():
+        step.exception()  # retrieved: when its request is gone, nobody else will (no warning)
 
 
 async def settle(
