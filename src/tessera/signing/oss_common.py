@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import functools
 import re
 from collections.abc import Mapping, Sequence
 
@@ -329,6 +330,7 @@ def parse_http_date(text: str) -> int:
     return _epoch(text, year, month, day, (hour, minute, second))
 
 
+@functools.lru_cache(maxsize=256)  # pure; a reused presigned URL or one second's requests
 def parse_iso8601_basic(text: str) -> int:
     """``YYYYMMDDTHHMMSSZ`` (V4 ``x-oss-date``) to epoch seconds; raises ``TimestampInvalid``."""
     match = _ISO_BASIC.fullmatch(text)

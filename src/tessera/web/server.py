@@ -119,7 +119,8 @@ class TesseraApp:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _header_map(scope)
         client = scope.get("client") or ("", 0)
-        record = AccessRecord(rpc_request_id(), scope["method"], scope.get("path", "/"), client[0])
+        # the request id is the API's to choose: OSS makes its own, RPC a UUID (set below)
+        record = AccessRecord("", scope["method"], scope.get("path", "/"), client[0])
         try:
             raw_query: bytes = scope.get("query_string", b"")
             rpc_query = "x-acs-action" in headers or _names_action(raw_query)
@@ -134,6 +135,7 @@ class TesseraApp:
                 body = await read_body(receive, headers, self._max_rpc_body)
                 form = parse_form(body, content_type)
                 if rpc_query or any(name == "Action" for name, _ in form):
+                    record.request_id = rpc_request_id()
                     query = parse_query(raw_query)
                     request = RpcRequest(
                         scope["method"],
@@ -151,6 +153,7 @@ class TesseraApp:
             await self._oss.handle(scope, receive, send, headers, record)
             self.access_log.write(record)
         except Exception as exc:  # bad framing (oversized or undecodable body) or a bug
+            record.request_id = record.request_id or rpc_request_id()
             if not hasattr(exc, "fields"):
                 log.exception("unhandled error in request %s", record.request_id)
             wire = to_wire(exc)
