@@ -697,37 +697,45 @@ def test_a_shared_inline_body_lives_until_its_last_reference(oss: OssMetadataSto
     assert not oss.blob_is_referenced("i1")
 
 
-def test_concurrent_inline_puts_free_every_replaced_body(oss: OssMetadataStore) -> None:
-    oss.create_bucket(bucket())
-    writers, rounds = 8, 40
-    barrier = threading.Barrier(writers)
+def run_together(workers: int, work: Callable[[int], None]) -> None:
+    """``work(0)`` … ``work(workers - 1)`` on their own threads, released at once by a barrier;
+    whatever one of them raises fails the test."""
+    barrier = threading.Barrier(workers)
     errors: list[BaseException] = []
-    returned: list[str | None] = []
-    guard = threading.Lock()
 
-    def write(worker: int) -> None:
+    def run(worker: int) -> None:
         barrier.wait()
         try:
-            futures = []
-            for n in range(rounds):
-                body = f"w{worker}-{n}".encode()
-                futures.append(
-                    oss.submit_put_object(small("hot", f"h{worker}-{n}", body), body=body)
-                )
-                own = small(f"own/{worker}", f"o{worker}-{n}", body)
-                futures.append(oss.submit_put_object(own, body=body))
-            results = [f.result(timeout=60) for f in futures]
-            with guard:
-                returned.extend(results)
+            work(worker)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_concurrent_inline_puts_free_every_replaced_body(oss: OssMetadataStore) -> None:
+    oss.create_bucket(bucket())
+    writers, rounds = 8, 40
+    returned: list[str | None] = []
+    guard = threading.Lock()
+
+    def write(worker: int) -> None:
+        futures = []
+        for n in range(rounds):
+            body = f"w{worker}-{n}".encode()
+            futures.append(oss.submit_put_object(small("hot", f"h{worker}-{n}", body), body=body))
+            own = small(f"own/{worker}", f"o{worker}-{n}", body)
+            futures.append(oss.submit_put_object(own, body=body))
+        results = [f.result(timeout=60) for f in futures]
+        with guard:
+            returned.extend(results)
+
+    run_together(writers, write)
     assert returned == [None] * (2 * writers * rounds)  # inline bodies are never returned
     hot = oss.get_object("photos", "hot")
     assert hot is not None
@@ -751,26 +759,16 @@ def test_concurrent_overwrites_lose_no_blob(oss: OssMetadataStore) -> None:
     oss.create_bucket(bucket())
     rounds, writers = 150, 4
     returned: list[str] = []
-    guard, barrier = threading.Lock(), threading.Barrier(writers)
-    errors: list[BaseException] = []
+    guard = threading.Lock()
 
     def write(worker: int) -> None:
-        barrier.wait()
-        try:
-            for n in range(rounds):
-                old = oss.put_object(obj("hot", f"w{worker}-{n}"))
-                if old is not None:
-                    with guard:
-                        returned.append(old)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for n in range(rounds):
+            old = oss.put_object(obj("hot", f"w{worker}-{n}"))
+            if old is not None:
+                with guard:
+                    returned.append(old)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(writers, write)
     final = oss.get_object("photos", "hot")
     assert final is not None
     written = {f"w{w}-{n}" for w in range(writers) for n in range(rounds)}
@@ -792,11 +790,7 @@ def test_concurrent_parts_and_completion_free_every_blob_once(oss: OssMetadataSt
                 with guard:
                     returned.append(old)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(3, write)
     parts = oss.list_parts("photos", "k", "u1").parts
     returned += oss.complete_upload("u1", parts, obj("k", "final"))
     assert len(returned) == len(set(returned)) == 150
