@@ -9,10 +9,14 @@ instead of leaving half of it running.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import time
 from pathlib import Path
+
+import oss2
+import pytest
 
 from tests.api.clients import ROOT, unique
 from tests.api.conftest import FreshServer
@@ -79,6 +83,40 @@ def test_both_workers_serve_and_share_the_data(fresh_server: FreshServer) -> Non
         assert oss2_bucket(server, ROOT, name, True).get_object(key).read() == data
     listing = oss2_bucket(server, ROOT, name, True).list_objects(max_keys=100)
     assert sorted(entry.key for entry in listing.object_list) == sorted(payloads)
+
+
+def _anonymous_get(server: TesseraServer, bucket: str, key: str) -> int:
+    """The HTTP status of an unsigned GET of ``bucket/key`` on a new connection."""
+    connection = http.client.HTTPConnection(server.endpoint, timeout=30)
+    try:
+        connection.request("GET", f"/{bucket}/{key}")
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_every_worker_reads_the_latest_write(fresh_server: FreshServer) -> None:
+    """Each worker answers a repeated GetObject from its own read cache; a write through
+    either worker must still be seen by the very next read through both."""
+    server = fresh_server(extra_args=WORKERS)
+    _workers(server)
+    name = unique("latest")
+    oss2_bucket(server, ROOT, name, True).create_bucket()
+    for version in range(6):
+        data = os.urandom(300) + bytes([version])
+        oss2_bucket(server, ROOT, name, True).put_object("hot", data)
+        for _ in range(8):  # new connections: both workers, each reading "hot" repeatedly
+            assert oss2_bucket(server, ROOT, name, True).get_object("hot").read() == data
+    oss2_bucket(server, ROOT, name, True).put_object_acl("hot", oss2.OBJECT_ACL_PUBLIC_READ)
+    assert [_anonymous_get(server, name, "hot") for _ in range(8)] == [200] * 8
+    oss2_bucket(server, ROOT, name, True).put_object_acl("hot", oss2.OBJECT_ACL_PRIVATE)
+    assert [_anonymous_get(server, name, "hot") for _ in range(8)] == [403] * 8
+    oss2_bucket(server, ROOT, name, True).delete_object("hot")
+    for _ in range(8):
+        with pytest.raises(oss2.exceptions.NoSuchKey):
+            oss2_bucket(server, ROOT, name, True).get_object("hot")
 
 
 def test_a_replayed_nonce_is_refused_by_every_worker(fresh_server: FreshServer) -> None:

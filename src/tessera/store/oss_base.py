@@ -217,7 +217,8 @@ class OssMetadataStore(Protocol):
     ) -> tuple[Bucket | None, ObjectMeta | None, bytes | None]:
         """The bucket, its object ``key`` and (with ``body``, when kept inline) the object's
         body, from one snapshot: what a GetObject or HeadObject needs before authorization,
-        in one read. ``(None, None, None)`` if there is no such bucket."""
+        in one read. ``(None, None, None)`` if there is no such bucket. An implementation may
+        answer from memory, but never with a snapshot older than the last committed write."""
         ...
 
     def delete_object(self, bucket: str, key: str) -> str | None: ...

@@ -6,7 +6,9 @@ every write as a work of the store's commit queue (``store.commit_queue``: one w
 across threads and processes, concurrent writes share an fsync, and no write polls SQLite's
 lock while another commits), and the range-scan callbacks that ``oss_base.list_page``
 walks: each is one ``ORDER BY`` query on a primary key with a lower and an upper bound and a
-``LIMIT``, read lazily, never ``OFFSET`` and never the whole bucket.
+``LIMIT``, read lazily, never ``OFFSET`` and never the whole bucket. GetObject/HeadObject's
+read (``get_bucket_object``) is answered again from memory while no connection of any process
+has committed since (``store.read_cache``).
 Must not: validate input, touch blobs, or let an ``sqlite3`` exception escape (errors go through
 ``tessera.store.sqlite.translate_errors``). Schema comes only from the numbered migrations,
 applied by the shared runner, so this store and the identity store can open the same file.
@@ -41,10 +43,14 @@ from tessera.store.oss_base import (
     start_bound,
     upload_page,
 )
+from tessera.store.read_cache import StampedCache, WalStamp
 from tessera.store.sqlite import SqliteConnections, translate_errors
 
 Row = sqlite3.Row
 StatementHook = Callable[[str], None]
+BucketObject = tuple[Bucket | None, ObjectMeta | None, bytes | None]
+#: what a remembered bucket and object row count for beside a body (``StampedCache`` weight)
+_ROW_WEIGHT = 1024
 
 _UPSERT_OBJECT = (
     "INSERT OR REPLACE INTO oss_objects (bucket, object_key, blob_id, size, etag, crc64,"
@@ -367,6 +373,28 @@ class SqliteOssStore(SqliteConnections):
 
     _store_name = "OSS metadata store"
 
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 30.0,
+        on_statement: StatementHook | None = None,
+    ) -> None:
+        super().__init__(path, busy_timeout=busy_timeout, on_statement=on_statement)
+        # GetObject/HeadObject's read, answered again while nothing has committed (any
+        # connection, any process): a reused URL, a hot object
+        self._stamp = WalStamp(self._path)
+        self._point_reads: StampedCache[BucketObject] = StampedCache(self._stamp.read)
+
+    def migrate(self) -> list[int]:
+        versions = super().migrate()
+        self._stamp.open()  # the migrating thread's connection stays open: its -shm is live
+        return versions
+
+    def close(self) -> None:
+        super().close()
+        self._stamp.close()
+
     # ---- buckets --------------------------------------------------------------------------
 
     def create_bucket(self, bucket: Bucket) -> None:
@@ -481,20 +509,22 @@ class SqliteOssStore(SqliteConnections):
         data = row[_OBJECT_WIDTH]
         return _object(row), None if data is None else bytes(data)
 
-    def get_bucket_object(
-        self, bucket: str, key: str, *, body: bool
-    ) -> tuple[Bucket | None, ObjectMeta | None, bytes | None]:
-        row = self._one(_SELECT_BUCKET_OBJECT[body], (bucket, key))
-        if row is None:
-            return None, None, None
-        if row[_BUCKET_WIDTH] is None:  # the LEFT JOIN found no object
-            return _bucket(row), None, None
-        data = row[_BUCKET_WIDTH + _OBJECT_WIDTH]
-        return (
-            _bucket(row),
-            _object(row, _BUCKET_WIDTH),
-            None if data is None else bytes(data),
+    def get_bucket_object(self, bucket: str, key: str, *, body: bool) -> BucketObject:
+        return self._point_reads.read(
+            (bucket, key, body), lambda: self._read_bucket_object(bucket, key, body)
         )
+
+    def _read_bucket_object(self, bucket: str, key: str, body: bool) -> tuple[BucketObject, int]:
+        """The bucket, the object and (``body``) its inline body, and their weight in bytes."""
+        row = self._one(_SELECT_BUCKET_OBJECT[body], (bucket, key))
+        self._stamp.open()  # this thread's connection has read the file: its -shm is live
+        if row is None:
+            return (None, None, None), 0
+        if row[_BUCKET_WIDTH] is None:  # the LEFT JOIN found no object
+            return (_bucket(row), None, None), _ROW_WEIGHT
+        data = row[_BUCKET_WIDTH + _OBJECT_WIDTH]
+        found = _bucket(row), _object(row, _BUCKET_WIDTH), None if data is None else bytes(data)
+        return found, _ROW_WEIGHT + (0 if data is None else len(data))
 
     def delete_object(self, bucket: str, key: str) -> str | None:
         released = self.delete_objects(bucket, [key])

@@ -1,0 +1,112 @@
+"""Point reads of a WAL-mode SQLite file, remembered while no transaction has committed since.
+
+Owns: ``WalStamp``, the wal-index header of the file (the first 96 bytes of its ``-shm``
+file: both copies of the header, https://www.sqlite.org/walformat.html §2.1), which every
+connection of every process rewrites when it commits (the change counter, the last valid
+frame, the salts and checksums), and leaves alone on a rollback; and ``StampedCache``,
+values stored with the stamp read *before* they were read from the file and answered only
+while the stamp is still the same, so a value is never older than the last commit.
+Must not: interpret the header's fields (only equality is used), write to the ``-shm`` file,
+or open it before the process holds a connection to the database (while one is open SQLite
+never deletes or truncates it, so the stamp read is the live one).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["StampedCache", "WalStamp"]
+
+T = TypeVar("T")
+
+#: two copies of the 48-byte wal-index header; a writer updates the second, then the first
+HEADER_BYTES = 96
+
+
+class WalStamp:
+    """Reads the wal-index header of ``<database>-shm`` (``None`` when there is none yet)."""
+
+    def __init__(self, database: str) -> None:
+        self._path = database + "-shm"
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def open(self) -> None:
+        """Open the ``-shm`` file; call only while this process holds a connection that has
+        read the database (a missing file leaves the stamp unavailable)."""
+        with self._lock:
+            if self._fd is not None or self._closed:
+                return
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self._fd = None
+
+    def read(self) -> bytes | None:
+        fd = self._fd
+        if fd is None:
+            return None
+        try:
+            header = os.pread(fd, HEADER_BYTES, 0)
+        except OSError:
+            return None
+        return header if len(header) == HEADER_BYTES else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+class StampedCache(Generic[T]):
+    """Values keyed by their read's arguments, each with the stamp taken before it was read.
+
+    ``get`` answers only for the current stamp; a new stamp empties the cache (everything in
+    it is older than the commit that changed it). Bounded by entries and by ``weight`` (bytes
+    of bodies, say); over either bound it is emptied, not scanned."""
+
+    def __init__(
+        self,
+        stamp: Callable[[], bytes | None],
+        *,
+        max_entries: int = 4096,
+        max_weight: int = 16 << 20,
+    ) -> None:
+        self._stamp = stamp
+        self._max_entries = max_entries
+        self._max_weight = max_weight
+        self._seen: bytes | None = None
+        self._entries: dict[Hashable, T] = {}
+        self._weight = 0
+        self._lock = threading.Lock()
+
+    def read(self, key: Hashable, load: Callable[[], tuple[T, int]]) -> T:
+        """The value for ``key``: remembered if nothing committed since it was read, else
+        ``load()`` (the value and its weight), remembered under the stamp read before."""
+        stamp = self._stamp()
+        if stamp is None:
+            return load()[0]
+        with self._lock:
+            if stamp != self._seen:
+                self._entries = {}
+                self._weight = 0
+                self._seen = stamp
+            elif key in self._entries:
+                return self._entries[key]
+        value, weight = load()
+        with self._lock:
+            if stamp != self._seen:  # a commit was seen meanwhile: the value may be older
+                return value
+            if len(self._entries) >= self._max_entries or self._weight + weight > self._max_weight:
+                self._entries = {}
+                self._weight = 0
+            if weight <= self._max_weight:
+                self._entries[key] = value
+                self._weight += weight
+        return value
