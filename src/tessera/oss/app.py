@@ -13,6 +13,7 @@ itself (``oss.access``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any
@@ -71,19 +72,32 @@ _REUSED_METHODS = frozenset({"GET", "HEAD"})
 _PREFETCHING = frozenset({"GetObject", "HeadObject"})
 
 
-def parse_oss_query(raw: bytes) -> list[tuple[str, str]]:
+def parse_oss_query(raw: bytes) -> tuple[tuple[str, str], ...]:
     """``a=1&acl&b=%2B`` to decoded pairs. ``+`` is a space: oss2 (through requests) sends a
     space in ``prefix`` as ``+``, and every SDK sends a plus as ``%2B``."""
     try:
         text = raw.decode("ascii")
-        pairs = []
-        for piece in text.split("&"):
-            if piece:
-                name, _, value = piece.partition("=")
-                pairs.append((_unquote(name), _unquote(value)))
-        return pairs
+        return tuple(
+            (_unquote(name), _unquote(value))
+            for name, _, value in (piece.partition("=") for piece in text.split("&") if piece)
+        )
     except UnicodeError:
         raise InvalidArgument("Query", message="The query string is not valid UTF-8.") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_target(
+    host: str, raw_path: str, raw_query: bytes, domains: tuple[str, ...]
+) -> tuple[tuple[tuple[str, str], ...], Address | None]:
+    """The decoded query and the address of a GET or HEAD, remembered (both are pure): a
+    presigned URL is reused until it expires, and its query, a kilobyte and more with an STS
+    token, is then decoded once. Writes are not remembered: their URLs are used once."""
+    return parse_oss_query(raw_query), resolve(host, raw_path, domains)
+
+
+#: ``oss_v4.parse_presigned`` of a presigned GET or HEAD, remembered (pure; its query is one
+#: ``_read_target`` answer, so an equal tuple)
+_read_presigned_v4 = functools.lru_cache(maxsize=1024)(oss_v4.parse_presigned)
 
 
 def _unquote(text: str) -> str:
@@ -195,6 +209,8 @@ def _v4_parts(
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
     if scheme is AuthScheme.V4_HEADER:
         auth = oss_v4.parse_authorization(headers["authorization"])
+    elif method in _REUSED_METHODS and isinstance(query, tuple):
+        auth = _read_presigned_v4(query)
     else:
         auth = oss_v4.parse_presigned(query)
     oss_common.check_region(auth.region, region)
@@ -274,11 +290,15 @@ class OssApp:
     ) -> OssRequest:
         raw_path = scope.get("raw_path") or scope.get("path", "/").encode("utf-8")
         path = raw_path.decode("latin-1").partition("?")[0]
-        query = parse_oss_query(scope.get("query_string", b""))
-        address = resolve(headers.get("host", ""), path, self._domains)
+        raw_query = scope.get("query_string", b"")
+        host = headers.get("host", "")
+        method = str(scope["method"]).upper()
+        if method in _REUSED_METHODS:
+            query, address = _read_target(host, path, raw_query, self._domains)
+        else:
+            query, address = parse_oss_query(raw_query), resolve(host, path, self._domains)
         if address is None:  # ``/-/`` never reaches here; be safe anyway
             raise NotFound("Bucket", "-")
-        method = str(scope["method"]).upper()
         names = {name for name, _ in query}
         found = route(method, address.target, names, copy_source="x-oss-copy-source" in headers)
         if found.operation not in OPERATIONS:

@@ -90,7 +90,7 @@ class OssRequest:
 
     method: str
     headers: dict[str, str]
-    query: list[tuple[str, str]]
+    query: tuple[tuple[str, str], ...]
     params: dict[str, str]
     address: Address
     route: Route
