@@ -6,7 +6,8 @@ placement, time checks), and the shared ``encoding`` helpers. Each module expose
 in the spec's words and a ``verify`` that returns ``None`` on a match or the server's string
 to sign.
 Must not: do I/O, read a clock, look up secrets, or import from ``store``, ``web``, ``rpc`` or
-``oss``. ``memo`` remembers verified presigned inputs (a pure, bounded memo).
+``oss``. ``memo`` remembers verified presigned inputs (a pure, bounded memo); ``mac`` keeps
+keyed HMAC states for the schemes' signatures.
 """
 
 from __future__ import annotations

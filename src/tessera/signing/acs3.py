@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
 from tessera.signing.encoding import percent_encode
+from tessera.signing.mac import hmac_digest
 from tessera.signing.pop_v1 import parse_timestamp
 
 __all__ = [
@@ -182,7 +183,7 @@ def signature(secret: str, string_to_sign: str) -> str:
         secret.encode("utf-8", "surrogatepass"),
         string_to_sign.encode("utf-8", "surrogatepass"),
     )
-    return hmac.digest(key, message, hashlib.sha256).hex()
+    return hmac_digest(key, message, "sha256").hex()
 
 
 def verify(

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
+from tessera.signing.mac import hmac_digest
 from tessera.signing.oss_common import SUBRESOURCES
 
 __all__ = [
@@ -151,7 +151,7 @@ def string_to_sign(
 def signature(secret: str, string_to_sign: str) -> str:
     """Base64 HMAC-SHA1 of the UTF-8 string to sign, keyed with the secret."""
     key = secret.encode("utf-8", "surrogatepass")
-    digest = hmac.digest(key, string_to_sign.encode("utf-8", "surrogatepass"), hashlib.sha1)
+    digest = hmac_digest(key, string_to_sign.encode("utf-8", "surrogatepass"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
+from tessera.signing.mac import hmac_digest
 from tessera.signing.oss_common import (
     V2_ALGORITHM,
     parse_additional_headers,
@@ -167,7 +168,7 @@ def string_to_sign(
 def signature(secret: str, string_to_sign: str) -> str:
     """Base64 HMAC-SHA256 of the UTF-8 string to sign, keyed with the secret."""
     key = secret.encode("utf-8", "surrogatepass")
-    digest = hmac.digest(key, string_to_sign.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    digest = hmac_digest(key, string_to_sign.encode("utf-8", "surrogatepass"), "sha256")
     return base64.b64encode(digest).decode("ascii")
 
 

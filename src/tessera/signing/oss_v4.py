@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.errors import IncompleteSignature
+from tessera.signing.mac import hmac_digest
 from tessera.signing.oss_common import (
     V4_ALGORITHM,
     parse_additional_headers,
@@ -237,7 +238,7 @@ def string_to_sign(request_time: str, scope: str, canonical_request: str) -> str
 
 
 def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.digest(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return hmac_digest(key, message.encode("utf-8", "surrogatepass"), "sha256")
 
 
 @functools.lru_cache(maxsize=1024)

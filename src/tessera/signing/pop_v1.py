@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import calendar
-import hashlib
 import hmac
 import logging
 import re
@@ -44,6 +43,7 @@ from tessera.signing.encoding import (
     percent_encode_lax,
     percent_encode_plus,
 )
+from tessera.signing.mac import hmac_digest
 
 __all__ = [
     "VARIANTS",
@@ -131,7 +131,7 @@ def string_to_sign(
 def signature(secret: str, string_to_sign: str) -> str:
     """Base64 HMAC-SHA1 of the string to sign, keyed with ``secret + "&"`` (spec 2.3 step 5)."""
     key = (secret + "&").encode("utf-8", "surrogatepass")
-    digest = hmac.digest(key, string_to_sign.encode("utf-8", "surrogatepass"), hashlib.sha1)
+    digest = hmac_digest(key, string_to_sign.encode("utf-8", "surrogatepass"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 
