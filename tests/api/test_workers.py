@@ -113,6 +113,12 @@ def test_every_worker_reads_the_latest_write(fresh_server: FreshServer) -> None:
     assert [_anonymous_get(server, name, "hot") for _ in range(8)] == [200] * 8
     oss2_bucket(server, ROOT, name, True).put_object_acl("hot", oss2.OBJECT_ACL_PRIVATE)
     assert [_anonymous_get(server, name, "hot") for _ in range(8)] == [403] * 8
+    # the object inherits the bucket's ACL again: the bucket's changes decide
+    oss2_bucket(server, ROOT, name, True).put_object_acl("hot", oss2.OBJECT_ACL_DEFAULT)
+    oss2_bucket(server, ROOT, name, True).put_bucket_acl(oss2.BUCKET_ACL_PUBLIC_READ)
+    assert [_anonymous_get(server, name, "hot") for _ in range(8)] == [200] * 8
+    oss2_bucket(server, ROOT, name, True).put_bucket_acl(oss2.BUCKET_ACL_PRIVATE)
+    assert [_anonymous_get(server, name, "hot") for _ in range(8)] == [403] * 8
     oss2_bucket(server, ROOT, name, True).delete_object("hot")
     for _ in range(8):
         with pytest.raises(oss2.exceptions.NoSuchKey):

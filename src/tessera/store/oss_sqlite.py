@@ -7,8 +7,8 @@ across threads and processes, concurrent writes share an fsync, and no write pol
 lock while another commits), and the range-scan callbacks that ``oss_base.list_page``
 walks: each is one ``ORDER BY`` query on a primary key with a lower and an upper bound and a
 ``LIMIT``, read lazily, never ``OFFSET`` and never the whole bucket. GetObject/HeadObject's
-read (``get_bucket_object``) is answered again from memory while no connection of any process
-has committed since (``store.read_cache``).
+read (``get_bucket_object``) and ``get_bucket`` are answered again from memory while no
+connection of any process has committed since (``store.read_cache``).
 Must not: validate input, touch blobs, or let an ``sqlite3`` exception escape (errors go through
 ``tessera.store.sqlite.translate_errors``). Schema comes only from the numbered migrations,
 applied by the shared runner, so this store and the identity store can open the same file.
@@ -381,10 +381,12 @@ class SqliteOssStore(SqliteConnections):
         on_statement: StatementHook | None = None,
     ) -> None:
         super().__init__(path, busy_timeout=busy_timeout, on_statement=on_statement)
-        # GetObject/HeadObject's read, answered again while nothing has committed (any
-        # connection, any process): a reused URL, a hot object
+        # GetObject/HeadObject's read and every other request's bucket read, answered again
+        # while nothing has committed (any connection, any process): a reused URL, a hot
+        # object, requests arriving between two group commits
         self._stamp = WalStamp(self._path)
         self._point_reads: StampedCache[BucketObject] = StampedCache(self._stamp.read)
+        self._buckets: StampedCache[Bucket | None] = StampedCache(self._stamp.read)
 
     def migrate(self) -> list[int]:
         versions = super().migrate()
@@ -418,8 +420,12 @@ class SqliteOssStore(SqliteConnections):
         self._queued(work)
 
     def get_bucket(self, name: str) -> Bucket | None:
+        return self._buckets.read(name, lambda: self._read_bucket(name))
+
+    def _read_bucket(self, name: str) -> tuple[Bucket | None, int]:
         row = self._one(_SELECT_BUCKET, (name,))
-        return None if row is None else _bucket(row)
+        self._stamp.open()  # this thread's connection has read the file: its -shm is live
+        return (None if row is None else _bucket(row)), _ROW_WEIGHT
 
     def delete_bucket(self, name: str) -> None:
         def work(conn: sqlite3.Connection) -> None:

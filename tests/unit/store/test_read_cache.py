@@ -310,3 +310,42 @@ def test_a_missing_bucket_or_object_is_not_remembered_past_its_creation(
     writer.put_object(replace(_meta("inline-4", "e4"), key="dog.jpg"), body=b"woof")
     assert reader.store.get_bucket_object("new", "k", body=True)[0] is not None
     assert reader.store.get_bucket_object("photos", "dog.jpg", body=True)[2] == b"woof"
+
+
+def test_a_repeated_bucket_read_is_answered_without_sql(
+    two_stores: tuple[Path, Traced, SqliteOssStore],
+) -> None:
+    _, reader, _ = two_stores
+    reads = reader.reads()
+    first = reader.store.get_bucket("photos")
+    assert [reader.store.get_bucket("photos") for _ in range(4)] == [first] * 4
+    assert first == BUCKET and reader.reads() == reads + 1
+
+
+@pytest.mark.parametrize(
+    "change, expect",
+    [
+        (lambda w: w.put_bucket_acl("photos", "public-read"), lambda b: b.acl == "public-read"),
+        (
+            lambda w: w.put_bucket_policy("photos", '{"Version":"1","Statement":[]}'),
+            lambda b: b.policy == '{"Version":"1","Statement":[]}',
+        ),
+        (
+            lambda w: (w.delete_object("photos", "cat.jpg"), w.delete_bucket("photos")),
+            lambda b: b is None,
+        ),
+        # a write elsewhere in the file: a commit all the same, so read again (and unchanged)
+        (lambda w: w.put_object(_meta("inline-5", "e5"), body=b"mrrp"), lambda b: b == BUCKET),
+    ],
+    ids=["acl", "policy", "deleted", "object-write"],
+)
+def test_a_bucket_change_of_another_store_is_seen_by_the_next_read(
+    two_stores: tuple[Path, Traced, SqliteOssStore], change, expect
+) -> None:
+    _, reader, writer = two_stores
+    for _ in range(3):
+        assert reader.store.get_bucket("photos") == BUCKET
+    reads = reader.reads()
+    change(writer)
+    assert expect(reader.store.get_bucket("photos"))
+    assert reader.reads() == reads + 1
