@@ -390,8 +390,20 @@ class SqliteOssStore(SqliteConnections):
 
     def migrate(self) -> list[int]:
         versions = super().migrate()
-        self._stamp.open()  # the migrating thread's connection stays open: its -shm is live
+        self._open_stamp()  # the migrating thread's connection stays open: its -shm is live
         return versions
+
+    def _open_stamp(self) -> None:
+        """Open the commit stamp once this thread's connection has read the file, and only in
+        WAL mode (a ``-shm`` file left beside a file in another journal mode never changes)."""
+        if self._stamp.settled:
+            return
+        with translate_errors():
+            mode = self._connection().execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            self._stamp.open()
+        else:
+            self._stamp.close()  # settled, without a stamp: every read goes to the file
 
     def close(self) -> None:
         super().close()
@@ -424,7 +436,7 @@ class SqliteOssStore(SqliteConnections):
 
     def _read_bucket(self, name: str) -> tuple[Bucket | None, int]:
         row = self._one(_SELECT_BUCKET, (name,))
-        self._stamp.open()  # this thread's connection has read the file: its -shm is live
+        self._open_stamp()  # this thread's connection has read the file: its -shm is live
         return (None if row is None else _bucket(row)), _ROW_WEIGHT
 
     def delete_bucket(self, name: str) -> None:
@@ -523,7 +535,7 @@ class SqliteOssStore(SqliteConnections):
     def _read_bucket_object(self, bucket: str, key: str, body: bool) -> tuple[BucketObject, int]:
         """The bucket, the object and (``body``) its inline body, and their weight in bytes."""
         row = self._one(_SELECT_BUCKET_OBJECT[body], (bucket, key))
-        self._stamp.open()  # this thread's connection has read the file: its -shm is live
+        self._open_stamp()  # this thread's connection has read the file: its -shm is live
         if row is None:
             return (None, None, None), 0
         if row[_BUCKET_WIDTH] is None:  # the LEFT JOIN found no object

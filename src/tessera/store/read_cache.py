@@ -33,14 +33,20 @@ class WalStamp:
         self._path = database + "-shm"
         self._fd: int | None = None
         self._lock = threading.Lock()
-        self._closed = False
+        self._settled = False
+
+    @property
+    def settled(self) -> bool:
+        """Whether ``open`` was tried (or the stamp closed): a stamp is opened once, if ever."""
+        return self._settled
 
     def open(self) -> None:
         """Open the ``-shm`` file; call only while this process holds a connection that has
-        read the database (a missing file leaves the stamp unavailable)."""
+        read the database (a missing file leaves the stamp unavailable for good)."""
         with self._lock:
-            if self._fd is not None or self._closed:
+            if self._settled:
                 return
+            self._settled = True
             try:
                 self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
@@ -58,7 +64,7 @@ class WalStamp:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
+            self._settled = True
             fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)

@@ -349,3 +349,31 @@ def test_a_bucket_change_of_another_store_is_seen_by_the_next_read(
     change(writer)
     assert expect(reader.store.get_bucket("photos"))
     assert reader.reads() == reads + 1
+
+
+def test_a_file_not_in_wal_mode_is_never_answered_from_memory(tmp_path: Path) -> None:
+    """A ``-shm`` file beside a database in another journal mode never changes: the store
+    must not take it for a commit stamp."""
+    import sqlite3
+
+    path = tmp_path / "meta.db"
+    setup = open_sqlite_oss_store(path)
+    setup.create_bucket(BUCKET)
+    setup.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    conn.close()
+    (tmp_path / "meta.db-shm").write_bytes(bytes(HEADER_BYTES * 2))  # a stale leftover
+    statements: list[str] = []
+    reader = SqliteOssStore(path, on_statement=statements.append)  # as opened, not migrated
+    other = SqliteOssStore(path)
+    try:
+        for acl in ("public-read", "private", "public-read-write"):
+            other.put_bucket_acl("photos", acl)
+            found = reader.get_bucket("photos")
+            assert found is not None and found.acl == acl
+        selects = [sql for sql in statements if "FROM oss_buckets" in sql]
+        assert len(selects) == 3
+    finally:
+        other.close()
+        reader.close()
