@@ -34,6 +34,7 @@ from tessera.errors import InternalError
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
+Outcomes = list[tuple[Future[Any], Any, BaseException | None]]
 
 __all__ = ["CommitQueue"]
 
@@ -108,10 +109,13 @@ class CommitQueue:
                 if turn is not None:
                     fcntl.flock(turn, fcntl.LOCK_EX)
                 try:
-                    self._apply(conn, live)
+                    outcomes = self._apply(conn, live)
                 finally:
                     if turn is not None:
                         fcntl.flock(turn, fcntl.LOCK_UN)
+                # the turn is given back first: another process's writer need not wait while
+                # this one wakes its waiters, and a waiter woken finds the turn free
+                _resolve(outcomes)
             except BaseException as exc:  # the connection itself failed: fail the batch
                 error = self._translate(exc)
                 for future, _ in live:
@@ -122,8 +126,9 @@ class CommitQueue:
         if turn is not None:
             os.close(turn)
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[tuple[Future[Any], Work]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _apply(self, conn: sqlite3.Connection, batch: list[tuple[Future[Any], Work]]) -> Outcomes:
+        """Run the batch in one transaction; each work's result or error, once committed."""
+        outcomes: Outcomes = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for future, work in batch:
@@ -142,8 +147,12 @@ class CommitQueue:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        for future, result, error in outcomes:
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+        return outcomes
+
+
+def _resolve(outcomes: Outcomes) -> None:
+    for future, result, error in outcomes:
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
