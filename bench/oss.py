@@ -23,8 +23,13 @@ curl's own average speed; peak memory is VmHWM (the high-water mark of resident 
 process's life, so it includes everything before) read from ``/proc/<pid>/status`` after each
 transfer, the largest over the server's process tree.
 
-Run: ``python bench/oss.py [--quick] [--duration S] [--warmup S] [--size MIB]``; writes
-``bench/results/oss.md`` and ``oss.json``.
+The small-object runs are repeated in ``--repeat`` rounds (default 3), each round running every
+server afresh, one after another; each table row is the round with the median req/s, and the
+req/s of every round are listed beside it (this machine drifts from minute to minute). The
+large object is transferred in the first round only.
+
+Run: ``python bench/oss.py [--quick] [--repeat N] [--duration S] [--warmup S] [--size MIB]``;
+writes ``bench/results/oss.md`` and ``oss.json``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,6 +339,8 @@ class Row:
     result: WrkResult
     error_codes: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: req/s of every round, in order, when the row is the median of several
+    rounds_rps: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -342,7 +350,35 @@ class Row:
             **self.result.as_dict(),
             "error_codes": self.error_codes,
             "notes": self.notes,
+            "rounds_rps": self.rounds_rps,
         }
+
+
+def median_rows(rows: list[Row]) -> list[Row]:
+    """Per scenario and operation, in first-seen order: the round with the median req/s (its
+    latency and CPU figures belong to that run), with every round's req/s, notes and error
+    codes."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.key, row.operation), []).append(row)
+    medians = []
+    for runs in groups.values():
+        chosen = sorted(runs, key=lambda row: row.result.rps)[(len(runs) - 1) // 2]
+        codes: Counter[str] = Counter()
+        for row in runs:
+            codes.update(row.error_codes)
+        medians.append(
+            Row(
+                chosen.key,
+                chosen.operation,
+                chosen.label,
+                chosen.result,
+                dict(codes),
+                list(dict.fromkeys(note for row in runs for note in row.notes)),
+                [round(row.result.rps, 1) for row in runs],
+            )
+        )
+    return medians
 
 
 def small_get(
@@ -368,8 +404,11 @@ def run_store(
     big: Path,
     rows: list[Row],
     transfers: list[Transfer],
+    *,
+    large: bool = True,
 ) -> None:
-    """Small PUT and GET, then the large PUT and GET, on one fresh server (Tessera or moto)."""
+    """Small PUT and GET, then (``large``) the large PUT and GET, on one fresh server (Tessera
+    or moto)."""
     if key == "tessera":
         server, endpoint = start_tessera(plan.workdir, "tessera")
         errors = tessera_error_codes
@@ -396,8 +435,9 @@ def run_store(
         offset = server.log_path.stat().st_size
         result = small_get(plan, key, server, endpoint, urls)
         rows.append(Row(key, "GET", label, result, errors(server, offset)))
-        transfers.append(curl(server, label, "PUT", sign("PUT", "big"), big, args.size * MIB))
-        transfers.append(curl(server, label, "GET", sign("GET", "big"), big, args.size * MIB))
+        if large:
+            transfers.append(curl(server, label, "PUT", sign("PUT", "big"), big, args.size * MIB))
+            transfers.append(curl(server, label, "GET", sign("GET", "big"), big, args.size * MIB))
     finally:
         server.stop()
 
@@ -408,6 +448,8 @@ def run_ceilings(
     root: Path,
     rows: list[Row],
     transfers: list[Transfer],
+    *,
+    large: bool = True,
 ) -> None:
     server, endpoint = start_granian_4k(plan.workdir)
     try:
@@ -429,9 +471,10 @@ def run_ceilings(
         rows.append(
             Row("ceiling-nginx", "GET", label, small_get(plan, "nginx", server, endpoint, urls))
         )
-        transfers.append(
-            curl(server, label, "GET", f"http://{endpoint}/big", root / "big", args.size * MIB)
-        )
+        if large:
+            transfers.append(
+                curl(server, label, "GET", f"http://{endpoint}/big", root / "big", args.size * MIB)
+            )
     finally:
         server.stop()
 
@@ -444,8 +487,10 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def report(
-    rows: list[Row], transfers: list[Transfer], args: argparse.Namespace, wrk: Wrk
+    all_rows: list[Row], transfers: list[Transfer], args: argparse.Namespace, wrk: Wrk
 ) -> tuple[str, dict[str, Any]]:
+    rows = median_rows(all_rows)
+
     def find(key: str, operation: str) -> Row | None:
         return next((r for r in rows if r.key == key and r.operation == operation), None)
 
@@ -463,6 +508,7 @@ def report(
                 f"{r.cpu_us_per_request:,.0f}",
                 f"{r.other_load_pct:.0f}",
             ]
+            + ([" / ".join(f"{v:,.0f}" for v in row.rounds_rps)] if args.repeat > 1 else [])
         )
     small_table = markdown_table(
         [
@@ -474,7 +520,8 @@ def report(
             "non-2xx",
             "server CPU µs/req",
             "other load %",
-        ],
+        ]
+        + (["req/s of each round"] if args.repeat > 1 else []),
         small_rows,
         text_columns=2,
     )
@@ -538,7 +585,14 @@ def report(
         f"4 KiB, load client `wrk -t{wrk.threads} -c{wrk.connections} --latency` replaying "
         f"presigned requests (PUT: distinct keys, each sent once; GET: {args.get_objects} "
         f"existing objects, cycled); {args.duration:g} s measured after {args.warmup:g} s "
-        f"warm-up. Large object: {size} of random bytes, `curl -T` (PUT) and "
+        f"warm-up"
+        + (
+            f"; {args.repeat} interleaved rounds (each server fresh in each), each row is its "
+            "median round"
+            if args.repeat > 1
+            else ""
+        )
+        + f". Large object (first round only): {size} of random bytes, `curl -T` (PUT) and "
         "`curl -o /dev/null` (GET) through presigned URLs; MB = 10^6 bytes, curl's average "
         "speed. Peak memory is VmHWM (the process's resident high-water mark since it "
         "started, largest over the server's process tree) read after each transfer.",
@@ -580,6 +634,8 @@ def report(
         "source": source_state(),
         "duration_s": args.duration,
         "warmup_s": args.warmup,
+        "repeat": args.repeat,
+        "rounds": [row.as_dict() for row in all_rows],
         "large_object_bytes": args.size * MIB,
         "get_objects": args.get_objects,
         "wrk": {"threads": wrk.threads, "connections": wrk.connections},
@@ -597,6 +653,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds")
     parser.add_argument("--size", type=int, default=1024, help="large object size in MiB")
     parser.add_argument("--quick", action="store_true", help="2 s measured, 1 s warm-up, 64 MiB")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="interleaved rounds of the small-object runs; the tables show each median round",
+    )
     parser.add_argument(
         "--get-objects", type=int, default=256, help="4 KiB objects the GET runs cycle over"
     )
@@ -622,6 +684,8 @@ def main() -> None:
         parser.error(f"--only takes {', '.join(SCENARIOS)}")
     if args.quick:
         args.duration, args.warmup, args.size = 2.0, 1.0, 64
+    if args.repeat < 1:
+        parser.error("--repeat takes 1 or more")
     if args.duration > 600:
         parser.error("presigned URLs expire after 15 minutes: keep --duration under 600")
 
@@ -638,14 +702,19 @@ def main() -> None:
         big = root / "big"
         print(f"  writing {args.size} MiB of random bytes ...", flush=True)
         make_big_file(big, args.size * MIB)
-        plan = Plan(args.warmup, args.duration, args.rate_guess, workdir, wrk, None)
-        for key in ("tessera", "tessera-2w", "moto"):
-            if key in only:
-                print(f"  {key} ...", flush=True)
-                run_store(key, plan, args, big, rows, transfers)
-        if "ceilings" in only:
-            print("  ceilings ...", flush=True)
-            run_ceilings(plan, args, root, rows, transfers)
+        for index in range(args.repeat):
+            round_dir = workdir / f"round{index}"
+            round_dir.mkdir()
+            round_dir.chmod(0o755)
+            plan = Plan(args.warmup, args.duration, args.rate_guess, round_dir, wrk, None)
+            first = index == 0
+            for key in ("tessera", "tessera-2w", "moto"):
+                if key in only:
+                    print(f"  round {index + 1}/{args.repeat}: {key} ...", flush=True)
+                    run_store(key, plan, args, big, rows, transfers, large=first)
+            if "ceilings" in only:
+                print(f"  round {index + 1}/{args.repeat}: ceilings ...", flush=True)
+                run_ceilings(plan, args, root, rows, transfers, large=first)
         big.unlink()
     markdown, raw = report(rows, transfers, args, wrk)
     print()
