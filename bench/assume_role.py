@@ -60,6 +60,7 @@ from benchlib import (
     machine_line,
     markdown_table,
     measure,
+    median_round,
     ms,
     raw_request,
     require_tool,
@@ -580,18 +581,10 @@ def run_scenario(key: str, args: argparse.Namespace, plan: Plan, round_index: in
 def median_outcome(outcomes: list[Outcome]) -> Outcome:
     """The round with the median req/s (its latency and CPU figures belong to that run), with
     every round's req/s and every round's notes and error codes."""
-    ranked = sorted(outcomes, key=lambda outcome: outcome.result.rps)
-    chosen = ranked[(len(ranked) - 1) // 2]
-    codes: Counter[str] = Counter()
-    for outcome in outcomes:
-        codes.update(outcome.error_codes)
+    median = median_round([(o.result, o.error_codes, o.notes) for o in outcomes])
+    chosen = outcomes[median.index]
     return Outcome(
-        chosen.key,
-        chosen.label,
-        chosen.result,
-        dict(codes),
-        list(dict.fromkeys(note for outcome in outcomes for note in outcome.notes)),
-        [round(outcome.result.rps, 1) for outcome in outcomes],
+        chosen.key, chosen.label, median.result, median.error_codes, median.notes, median.rounds_rps
     )
 
 

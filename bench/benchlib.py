@@ -422,6 +422,39 @@ class Wrk:
         )
 
 
+@dataclass(frozen=True)
+class MedianRound:
+    """Several rounds of one run summed up: the round with the median req/s (``index``; its
+    latency and CPU figures belong to that run), every round's error codes added up, every
+    round's notes once each in order, and every round's req/s."""
+
+    index: int
+    result: WrkResult
+    error_codes: dict[str, int]
+    notes: list[str]
+    rounds_rps: list[float]
+
+
+def median_round(
+    rounds: Sequence[tuple[WrkResult, Mapping[str, int], Sequence[str]]],
+) -> MedianRound:
+    """``rounds``: (result, error codes, notes) of each round; the lower middle of an even
+    count is the median."""
+    order = sorted(range(len(rounds)), key=lambda i: rounds[i][0].rps)
+    index = order[(len(order) - 1) // 2]
+    codes: dict[str, int] = {}
+    for _, round_codes, _ in rounds:
+        for code, count in round_codes.items():
+            codes[code] = codes.get(code, 0) + count
+    return MedianRound(
+        index,
+        rounds[index][0],
+        codes,
+        list(dict.fromkeys(note for _, _, notes in rounds for note in notes)),
+        [round(result.rps, 1) for result, _, _ in rounds],
+    )
+
+
 def _wrk_summary(stdout: str) -> dict[str, Any]:
     for line in stdout.splitlines():
         if line.startswith("BENCH_JSON "):

@@ -39,7 +39,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,7 @@ from benchlib import (
     machine_line,
     markdown_table,
     measure,
+    median_round,
     ms,
     process_table,
     raw_request,
@@ -363,19 +363,17 @@ def median_rows(rows: list[Row]) -> list[Row]:
         groups.setdefault((row.key, row.operation), []).append(row)
     medians = []
     for runs in groups.values():
-        chosen = sorted(runs, key=lambda row: row.result.rps)[(len(runs) - 1) // 2]
-        codes: Counter[str] = Counter()
-        for row in runs:
-            codes.update(row.error_codes)
+        median = median_round([(row.result, row.error_codes, row.notes) for row in runs])
+        chosen = runs[median.index]
         medians.append(
             Row(
                 chosen.key,
                 chosen.operation,
                 chosen.label,
-                chosen.result,
-                dict(codes),
-                list(dict.fromkeys(note for row in runs for note in row.notes)),
-                [round(row.result.rps, 1) for row in runs],
+                median.result,
+                median.error_codes,
+                median.notes,
+                median.rounds_rps,
             )
         )
     return medians
