@@ -340,6 +340,18 @@ class InvalidName(InvalidArgument):
         self.fields.update(kind=kind, name=name)
 
 
+class UserMetadataTooLarge(InvalidArgument):
+    """The ``x-oss-meta-*`` headers of a request (names and values) exceed ``limit`` bytes."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            "x-oss-meta-*",
+            "Size",
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        )
+        self.fields.update(size=size, limit=limit)
+
+
 class MalformedXML(ClientError):
     """A request body is not well-formed XML, uses a DTD or entities, or fails its schema."""
 

@@ -277,3 +277,37 @@ def test_bad_part_numbers(bucket: oss2.Bucket) -> None:
         )
     assert bucket.list_parts("mp", upload_id).parts == []
     assert _state(bucket) == before
+
+
+def _meta_of(total: int) -> dict[str, str]:
+    """One ``x-oss-meta-*`` header whose name and value are ``total`` bytes together."""
+    name = "x-oss-meta-note"
+    return {name: "m" * (total - len(name))}
+
+
+def test_user_metadata_over_8_kb_is_refused_everywhere_it_is_accepted(
+    bucket: oss2.Bucket,
+) -> None:
+    """OSS: all ``x-oss-meta-*`` names and values together cannot exceed 8 KB (EC
+    0011-00000002); at the limit they are stored and read back."""
+    before = _state(bucket)
+    over = _meta_of(8 * 1024 + 1)
+    calls = {
+        "PutObject": lambda: bucket.put_object("meta", b"x", headers=over),
+        "InitiateMultipartUpload": lambda: bucket.init_multipart_upload("meta", headers=over),
+        "CopyObject": lambda: bucket.copy_object(
+            bucket.bucket_name,
+            "existing",
+            "meta",
+            headers={**over, "x-oss-metadata-directive": "REPLACE"},
+        ),
+        "AppendObject": lambda: bucket.append_object("meta", 0, b"x", headers=over),
+    }
+    for operation, call in calls.items():
+        error = _fails(call, 400, "InvalidArgument")
+        assert error.details.get("EC") == "0011-00000002", (operation, error.details)
+    assert _state(bucket) == before
+    at_limit = _meta_of(8 * 1024)
+    bucket.put_object("meta", b"x", headers=at_limit)
+    assert bucket.head_object("meta").headers["x-oss-meta-note"] == at_limit["x-oss-meta-note"]
+    bucket.delete_object("meta")

@@ -140,6 +140,8 @@ _EC: Final[dict[str, str]] = {
 }
 _EC_BY_CLASS: Final[dict[type[e.TesseraError], str]] = {
     e.SigningRegionMismatch: "0002-00000226",
+    # "The user metadata in your request exceeds the 8 KB size limit." [doc: OSS EC 0011-00000002]
+    e.UserMetadataTooLarge: "0011-00000002",
 }
 
 #: AccessDenied without an explanation from the authorizer.

@@ -35,6 +35,7 @@ from tessera.errors import (
     NotModified,
     PreconditionFailed,
     TimestampInvalid,
+    UserMetadataTooLarge,
 )
 from tessera.signing.oss_common import parse_http_date
 from tessera.store.oss_base import ObjectAttrs, ObjectMeta
@@ -67,6 +68,8 @@ from .xml import (
 __all__ = ["OBJECT_OPERATIONS", "parse_range"]
 
 META_PREFIX = "x-oss-meta-"
+#: bytes of all ``x-oss-meta-*`` header names and values together (OSS: "cannot exceed 8 KB")
+USER_META_LIMIT = 8 * 1024
 _STORED_HEADERS = (
     ("cache_control", "Cache-Control", "cache-control"),
     ("content_disposition", "Content-Disposition", "content-disposition"),
@@ -127,6 +130,9 @@ def _attrs(req: OssRequest) -> ObjectAttrs:
         headers.get("x-oss-object-acl", "default"), for_object=True, header="x-oss-object-acl"
     )
     meta = tuple((k, v) for k, v in headers.items() if k.startswith(META_PREFIX))
+    size = sum(len(name) + len(value) for name, value in meta)  # header text is latin-1
+    if size > USER_META_LIMIT:
+        raise UserMetadataTooLarge(size, USER_META_LIMIT)
     stored = {attr: headers.get(name) for attr, _, name in _STORED_HEADERS}
     return ObjectAttrs(
         content_type=content_type,

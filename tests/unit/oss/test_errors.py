@@ -122,6 +122,13 @@ def test_ec_codes_from_the_spec() -> None:
     assert to_oss(e.NotModified()).ec == ""
 
 
+def test_user_metadata_too_large() -> None:
+    error = to_oss(e.UserMetadataTooLarge(9000, 8192))
+    assert (error.code, error.status, error.ec) == ("InvalidArgument", 400, "0011-00000002")
+    assert error.message == "Your metadata headers exceed the maximum allowed metadata size."
+    assert ("ArgumentName", "x-oss-meta-*") in error.extras
+
+
 def test_string_to_sign_bytes_as_oss_prints_them() -> None:
     # the documented sample (Troubleshoot signature errors): uppercase, each byte + a space
     assert string_to_sign_bytes("PUT\n\n\n") == "50 55 54 0A 0A 0A "
