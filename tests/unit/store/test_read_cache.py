@@ -9,6 +9,7 @@ store. The SQL trace (``on_statement``) shows when a read was answered from the 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -150,8 +151,6 @@ def test_every_commit_of_another_connection_changes_the_stamp(
 
 
 def test_a_rolled_back_transaction_leaves_the_stamp(database: tuple[Path, WalStamp]) -> None:
-    import sqlite3
-
     path, stamp = database
     stamp.open()
     before = stamp.read()
@@ -354,8 +353,6 @@ def test_a_bucket_change_of_another_store_is_seen_by_the_next_read(
 def test_a_file_not_in_wal_mode_is_never_answered_from_memory(tmp_path: Path) -> None:
     """A ``-shm`` file beside a database in another journal mode never changes: the store
     must not take it for a commit stamp."""
-    import sqlite3
-
     path = tmp_path / "meta.db"
     setup = open_sqlite_oss_store(path)
     setup.create_bucket(BUCKET)
