@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tessera.errors import NonceReused
+from tessera.store.sqlite import enable_wal
 
 __all__ = ["NonceCache", "NonceGuard", "SharedNonceStore"]
 
@@ -70,6 +71,13 @@ CREATE TABLE IF NOT EXISTS nonces (
 """
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    enable_wal(conn, 30.0)  # retried: the switch is refused at once while another one runs
+    conn.execute("PRAGMA synchronous = OFF")
+    return conn
+
+
 class SharedNonceStore:
     """``NonceGuard`` on a SQLite file shared by the worker processes of one server.
 
@@ -88,28 +96,26 @@ class SharedNonceStore:
         self._purge_every = purge_every
         self._local = threading.local()
         self._inserts = 0
-        with contextlib.closing(self._connect()) as conn:
+        with contextlib.closing(_connect(self._path)) as conn:
             conn.execute(_SCHEMA)
 
     @classmethod
     def reset(cls, path: str | os.PathLike[str]) -> None:
-        """Remove the file and its WAL companions (the server is starting; nothing runs)."""
+        """Recreate the file, in WAL mode and with its table, before any worker opens it (the
+        server is starting; nothing runs): workers switching a new file to WAL at the same
+        moment were answered "database is locked" at once, which stopped the server."""
         base = Path(path)
         for suffix in ("", "-wal", "-shm"):
             base.with_name(base.name + suffix).unlink(missing_ok=True)
         fd = os.open(base, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = OFF")
-        return conn
+        with contextlib.closing(_connect(base)) as conn:
+            conn.execute(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = self._local.conn = _connect(self._path)
         return conn
 
     def check_and_remember(self, access_key_id: str, nonce: str, now: float) -> None:

@@ -121,7 +121,7 @@ def as_tessera_error(exc: BaseException) -> BaseException:
         return translated
 
 
-def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
     """Switch to WAL. SQLite answers "locked" at once (no busy wait) while another connection
     is creating the same new database, so retry until ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -163,7 +163,7 @@ class SqliteConnections:
         """Apply pending migrations (one version line for every table in the file)."""
         with translate_errors():
             conn = self._connection()
-            _enable_wal(conn, self._timeout)
+            enable_wal(conn, self._timeout)
             return apply_sqlite_migrations(conn, iso8601(SystemClock().now()))
 
     def close(self) -> None:

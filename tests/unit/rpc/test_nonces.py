@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from pathlib import Path
 
@@ -88,3 +89,16 @@ def test_exactly_one_process_wins_a_nonce(tmp_path: Path) -> None:
         assert process.exitcode == 0
     outcomes = sorted(results.get(timeout=5) for _ in processes)
     assert outcomes == [False, False, False, True]
+
+
+def test_reset_prepares_the_file_so_no_worker_switches_its_journal_mode(tmp_path: Path) -> None:
+    """Workers opening a new file at the same moment each switched it to WAL, and SQLite
+    answers such a switch "database is locked" at once while another runs: a worker died at
+    start (seen in CI). ``reset`` now leaves the file in WAL mode with its table."""
+    import sqlite3
+
+    path = tmp_path / "nonces.db"
+    SharedNonceStore.reset(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT COUNT(*) FROM nonces").fetchone()[0] == 0
