@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import mimetypes
 from collections.abc import AsyncIterator, Callable, Mapping
 
@@ -121,11 +122,26 @@ def _storage_class(headers: Mapping[str, str]) -> str:
     return value
 
 
+def content_type_of(key: str) -> str:
+    """The Content-Type OSS gives an object stored without one: by the extension of the
+    key's last segment, else ``application/octet-stream``. Only the extension counts: a key
+    is a name, not a URL (``data:text/html,x`` has no extension)."""
+    name = key.rpartition("/")[2]
+    dot = name.find(".")
+    return _type_of_extension(name[dot:] if dot >= 0 else "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_of_extension(extension: str) -> str:
+    if not extension:
+        return "application/octet-stream"
+    guessed = mimetypes.guess_type("object" + extension, strict=False)[0]
+    return guessed or "application/octet-stream"
+
+
 def _attrs(req: OssRequest) -> ObjectAttrs:
     headers = req.headers
-    content_type = headers.get("content-type") or (
-        mimetypes.guess_type(req.key, strict=False)[0] or "application/octet-stream"
-    )
+    content_type = headers.get("content-type") or content_type_of(req.key)
     acl = parse_acl(
         headers.get("x-oss-object-acl", "default"), for_object=True, header="x-oss-object-acl"
     )
