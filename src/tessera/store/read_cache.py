@@ -73,9 +73,9 @@ class WalStamp:
 class StampedCache(Generic[T]):
     """Values keyed by their read's arguments, each with the stamp taken before it was read.
 
-    ``get`` answers only for the current stamp; a new stamp empties the cache (everything in
-    it is older than the commit that changed it). Bounded by entries and by ``weight`` (bytes
-    of bodies, say); over either bound it is emptied, not scanned."""
+    ``read`` answers from memory only under the current stamp; a new stamp empties the cache
+    (everything in it is older than the commit that changed it). Bounded by entries and by
+    weight (bytes of bodies, say); over either bound it is emptied, not scanned."""
 
     def __init__(
         self,
