@@ -334,15 +334,24 @@ def _starts_past_end(spec: str, size: int) -> bool:
 
 
 def object_headers(meta: ObjectMeta, params: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The object's response headers, with the request's ``response-*`` overrides."""
+    overrides = tuple((name, params[param]) for param, name in _OVERRIDES if param in params)
+    return list(_object_headers(meta, overrides))
+
+
+@functools.lru_cache(maxsize=1024)
+def _object_headers(
+    meta: ObjectMeta, overrides: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """``object_headers``, pure and remembered: a hot object's version is read again and
+    again (the metadata store answers it from memory, the same record each time)."""
     attrs = meta.attrs
     values: dict[str, str] = {"Content-Type": attrs.content_type}
     for attr, name, _ in _STORED_HEADERS:
         value = getattr(attrs, attr)
         if value is not None:
             values[name] = value
-    for param, name in _OVERRIDES:
-        if param in params:
-            values[name] = params[param]
+    values.update(overrides)
     headers = list(values.items())
     headers += [
         ("ETag", quoted(meta.etag)),
@@ -357,7 +366,7 @@ def object_headers(meta: ObjectMeta, params: Mapping[str, str]) -> list[tuple[st
     if meta.next_append_position is not None:
         headers.append(("x-oss-next-append-position", str(meta.next_append_position)))
     headers += list(attrs.user_meta)
-    return headers
+    return tuple(headers)
 
 
 async def _read(ctx: OssContext, req: OssRequest, *, body: bool) -> OssResponse:
