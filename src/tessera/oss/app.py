@@ -72,7 +72,11 @@ _REUSED_METHODS = frozenset({"GET", "HEAD"})
 _PREFETCHING = frozenset({"GetObject", "HeadObject"})
 
 
-def parse_oss_query(raw: bytes) -> tuple[tuple[str, str], ...]:
+#: a request's decoded query pairs, in order (a tuple: remembered answers are shared)
+Query = tuple[tuple[str, str], ...]
+
+
+def parse_oss_query(raw: bytes) -> Query:
     """``a=1&acl&b=%2B`` to decoded pairs. ``+`` is a space: oss2 (through requests) sends a
     space in ``prefix`` as ``+``, and every SDK sends a plus as ``%2B``."""
     try:
@@ -88,7 +92,7 @@ def parse_oss_query(raw: bytes) -> tuple[tuple[str, str], ...]:
 @functools.lru_cache(maxsize=1024)
 def _read_target(
     host: str, raw_path: str, raw_query: bytes, domains: tuple[str, ...]
-) -> tuple[tuple[tuple[str, str], ...], Address | None]:
+) -> tuple[Query, Address | None]:
     """The decoded query and the address of a GET or HEAD, remembered (both are pure): a
     presigned URL is reused until it expires, and its query, a kilobyte and more with an STS
     token, is then decoded once. Writes are not remembered: their URLs are used once."""
@@ -110,7 +114,7 @@ def _signature_parts(
     scheme: AuthScheme,
     method: str,
     address: Address,
-    query: Sequence[tuple[str, str]],
+    query: Query,
     headers: Mapping[str, str],
     region: str,
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
@@ -158,7 +162,7 @@ def _presigned_read(scheme: AuthScheme, req: OssRequest) -> Hashable | None:
         address.bucket,
         address.key,
         address.style,
-        tuple(req.query),
+        req.query,
         tuple(req.headers.items()),
     )
 
@@ -203,13 +207,13 @@ def _v4_parts(
     scheme: AuthScheme,
     method: str,
     address: Address,
-    query: Sequence[tuple[str, str]],
+    query: Query,
     headers: Mapping[str, str],
     region: str,
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
     if scheme is AuthScheme.V4_HEADER:
         auth = oss_v4.parse_authorization(headers["authorization"])
-    elif method in _REUSED_METHODS and isinstance(query, tuple):
+    elif method in _REUSED_METHODS:
         auth = _read_presigned_v4(query)
     else:
         auth = oss_v4.parse_presigned(query)
