@@ -113,8 +113,17 @@ class Digest:
         return base64.b64encode(self.md5).decode("ascii")
 
 
+#: hashlib gives up the GIL while it hashes 2048 bytes or more (``HASHLIB_GIL_MINSIZE``)
+_HASHLIB_KEEPS_GIL = 2047
+#: chunks below this are hashed in slices that keep the GIL: on a busy event loop, giving it
+#: up for a few microseconds of hashing costs a switch to whichever thread takes it meanwhile
+#: (the commit writer, say) and a wait for it to come back
+KEEP_GIL_BELOW = 16 * 1024
+
+
 class StreamHasher:
-    """MD5 and CRC-64/XZ over chunks, fed in order; both hashers release the GIL."""
+    """MD5 and CRC-64/XZ over chunks, fed in order. CRC-64 keeps the GIL; MD5 gives it up for
+    chunks of ``KEEP_GIL_BELOW`` bytes and more, where the hashing outweighs the switch."""
 
     __slots__ = ("_crc", "_md5", "_size")
 
@@ -124,7 +133,13 @@ class StreamHasher:
         self._size = 0
 
     def update(self, chunk: bytes | bytearray | memoryview) -> None:
-        self._md5.update(chunk)
+        size = len(chunk)
+        if size < KEEP_GIL_BELOW:
+            view = memoryview(chunk)
+            for start in range(0, size, _HASHLIB_KEEPS_GIL):
+                self._md5.update(view[start : start + _HASHLIB_KEEPS_GIL])
+        else:
+            self._md5.update(chunk)
         self._crc = _fastcrc64.xz(chunk, self._crc)
         self._size += len(chunk)
 

@@ -7,12 +7,18 @@ frame, the salts and checksums), and leaves alone on a rollback; and ``StampedCa
 values stored with the stamp read *before* they were read from the file and answered only
 while the stamp is still the same, so a value is never older than the last commit.
 Must not: interpret the header's fields (only equality is used), write to the ``-shm`` file,
-or open it before the process holds a connection to the database (while one is open SQLite
-never deletes or truncates it, so the stamp read is the live one).
+or open it before the process holds a connection to the database, nor outlive the process's
+connections (while one is open SQLite never deletes or truncates it: the stamp read is the
+live one, and its mapping stays backed by the file).
+
+The header is read from a read-only shared mapping of the file (SQLite maps it the same way),
+not with ``pread``: a system call on the event loop gives up the GIL, and getting it back from
+the commit writer cost more than the read (measured under PutObject load).
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections.abc import Callable, Hashable
@@ -31,7 +37,7 @@ class WalStamp:
 
     def __init__(self, database: str) -> None:
         self._path = database + "-shm"
-        self._fd: int | None = None
+        self._map: mmap.mmap | None = None
         self._lock = threading.Lock()
         self._settled = False
 
@@ -48,26 +54,31 @@ class WalStamp:
                 return
             self._settled = True
             try:
-                self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
-                self._fd = None
+                return
+            try:
+                self._map = mmap.mmap(fd, HEADER_BYTES, prot=mmap.PROT_READ)
+            except (OSError, ValueError):
+                self._map = None
+            finally:
+                os.close(fd)
 
     def read(self) -> bytes | None:
-        fd = self._fd
-        if fd is None:
+        view = self._map
+        if view is None:
             return None
         try:
-            header = os.pread(fd, HEADER_BYTES, 0)
-        except OSError:
+            return view[:HEADER_BYTES]
+        except ValueError:  # closed meanwhile
             return None
-        return header if len(header) == HEADER_BYTES else None
 
     def close(self) -> None:
         with self._lock:
             self._settled = True
-            fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+            view, self._map = self._map, None
+        if view is not None:
+            view.close()
 
 
 class StampedCache(Generic[T]):

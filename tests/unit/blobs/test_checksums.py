@@ -10,9 +10,11 @@ import oss2.utils
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.gil import other_thread_ran_during
 
 from tessera.blobs.checksums import (
     CRC64_CHECK,
+    KEEP_GIL_BELOW,
     StreamHasher,
     crc64,
     crc64_combine,
@@ -104,6 +106,28 @@ def test_stream_hasher_over_any_chunking(chunks: list[bytes]) -> None:
     assert digest.md5_hex == hashlib.md5(whole).hexdigest().upper()
     assert digest.md5_base64 == base64.b64encode(hashlib.md5(whole).digest()).decode()
     assert digest.crc64 == reference_crc(whole)
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, 2046, 2047, 2048, 4094, 4095, 4096, KEEP_GIL_BELOW - 1, KEEP_GIL_BELOW, 100_000]
+)
+def test_stream_hasher_at_the_slicing_bounds(size: int) -> None:
+    data = os.urandom(size)
+    hasher = StreamHasher()
+    hasher.update(data)
+    hasher.update(memoryview(data))  # a view, as a stream may hand over
+    assert hasher.digest().md5 == hashlib.md5(data + data).digest()
+    assert hasher.digest().crc64 == reference_crc(data + data)
+
+
+def test_a_small_chunk_is_hashed_without_giving_up_the_gil() -> None:
+    """On the event loop a small body's MD5 must not hand the GIL to the commit writer
+    (a switch there and back costs more than the hashing)."""
+    body = os.urandom(KEEP_GIL_BELOW - 1)
+    assert not other_thread_ran_during(lambda: StreamHasher().update(body))
+    # the probe itself can see a release: one that hashes in one piece does
+    big = os.urandom(8 << 20)
+    assert other_thread_ran_during(lambda: hashlib.md5(big).digest())
 
 
 def test_digest_is_a_snapshot() -> None:
