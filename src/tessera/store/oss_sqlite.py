@@ -16,6 +16,7 @@ applied by the shared runner, so this store and the identity store can open the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -510,7 +511,9 @@ class SqliteOssStore(SqliteConnections):
             released = _freed(conn, [old])
             return released[0] if released else None
 
-        return self._submit(work)
+        # from the event loop (a small body awaited there) the work runs on the loop, in the
+        # writer's open transaction: a few statements, and no GIL traded per statement
+        return self._submit(work, here=_on_event_loop())
 
     def read_inline(self, blob_id: str) -> bytes | None:
         row = self._one(_SELECT_INLINE, (blob_id,))
@@ -710,6 +713,14 @@ class SqliteOssStore(SqliteConnections):
     def blob_is_referenced(self, blob_id: str) -> bool:
         with translate_errors():
             return _is_referenced(self._connection(), blob_id)
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _bucket_name(bucket: Bucket) -> str:

@@ -195,9 +195,11 @@ class SqliteConnections:
             conn.set_trace_callback(self._on_statement)
         return conn
 
-    def _submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """Run ``work(conn)`` in a shared write transaction on the writer thread (group
-        commit); the future resolves once that transaction is durably committed."""
+    def _submit(self, work: Callable[[sqlite3.Connection], T], *, here: bool = False) -> Future[T]:
+        """Run ``work(conn)`` in a shared write transaction (group commit) on the writer
+        thread, or with ``here`` on the event loop running in this thread (small works only,
+        ``CommitQueue.submit_here``); the future resolves once that transaction is durably
+        committed."""
         with self._guard:
             if self._closed:
                 raise InternalError(f"the {self._store_name} is closed")
@@ -209,7 +211,7 @@ class SqliteConnections:
                     name=f"tessera-commit-{os.path.basename(self._path)}",
                 )
             commits = self._commits
-        return commits.submit(work)
+        return commits.submit_here(work) if here else commits.submit(work)
 
     def _queued(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` committed through the commit queue, waited for. For the calling

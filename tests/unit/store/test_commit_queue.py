@@ -9,6 +9,7 @@ shows how many transactions ran; a second connection shows what was committed.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import itertools
 import os
@@ -303,6 +304,134 @@ def test_the_writer_holds_the_commit_lock_while_it_applies_a_batch(
     assert committed(writer.path) == {"after"}
 
 
+# ---- works run on an event loop (submit_here) -------------------------------------------------
+
+
+def insert_noting_thread(name: str, threads: dict[str, int]) -> Callable[[sqlite3.Connection], str]:
+    def work(conn: sqlite3.Connection) -> str:
+        threads[name] = threading.get_ident()
+        conn.execute("INSERT INTO items (name) VALUES (?)", (name,))
+        return name
+
+    return work
+
+
+def test_loop_works_run_on_their_loop_inside_the_writers_transaction(
+    writer: Writer, queue: CommitQueue
+) -> None:
+    """Works submitted from a loop run on that loop's thread, in the same transaction (one
+    COMMIT) as the writer's own works queued beside them; a raising one rolls back alone."""
+    threads: dict[str, int] = {}
+
+    def boom(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO items (name) VALUES ('boom')")
+        raise ValueError("boom")
+
+    async def main() -> tuple[int, list[Any]]:
+        gate = Gate()
+        gate_future = gate.hold(queue)
+        writer.statements.clear()
+        on_loop = [queue.submit_here(insert_noting_thread(name, threads)) for name in ("l1", "l2")]
+        raising = queue.submit_here(boom)
+        on_writer = queue.submit(insert_noting_thread("w1", threads))
+        gate.open()
+        results = [await asyncio.wrap_future(f) for f in [*on_loop, on_writer]]
+        with pytest.raises(ValueError, match="boom"):
+            await asyncio.wrap_future(raising)
+        assert gate_future.result(WAIT) == "gate"
+        return threading.get_ident(), results
+
+    loop_thread, results = asyncio.run(main())
+    assert results == ["l1", "l2", "w1"]
+    assert threads["l1"] == threads["l2"] == loop_thread
+    assert threads["w1"] != loop_thread
+    assert writer.count("BEGIN IMMEDIATE") == 1
+    assert writer.count("COMMIT") == 2  # the gate's, then one for the loop's and the writer's
+    assert committed(writer.path) == {"l1", "l2", "w1"}
+
+
+def test_a_loop_that_does_not_take_its_turn_has_its_works_run_by_the_writer(
+    writer: Writer,
+) -> None:
+    """A loop blocked on the very write it submitted (or stopped) never runs the callback
+    that lends it the connection: after ``loop_patience`` the writer runs the work itself,
+    and the callback, when it comes, does nothing."""
+    queue = CommitQueue(writer.connect, as_tessera_error, loop_patience=0.05, name=thread_name())
+    threads: dict[str, int] = {}
+    try:
+
+        async def blocked() -> str:
+            future = queue.submit_here(insert_noting_thread("late", threads))
+            result = future.result(WAIT)  # blocks the loop: its callback cannot run
+            await asyncio.sleep(0.01)  # now it runs, and must find the turn taken
+            return result
+
+        assert asyncio.run(blocked()) == "late"
+        assert threads["late"] == queue._thread.ident
+        assert committed(writer.path) == {"late"}
+        assert writer.count("INSERT INTO ITEMS (NAME) VALUES ('LATE')") == 1
+    finally:
+        queue.close()
+
+
+def test_a_closed_loops_works_are_run_by_the_writer(writer: Writer, queue: CommitQueue) -> None:
+    threads: dict[str, int] = {}
+    gate = Gate()
+    gate_future = gate.hold(queue)
+    loop = asyncio.new_event_loop()
+
+    async def submit() -> Future[str]:
+        return queue.submit_here(insert_noting_thread("orphan", threads))
+
+    future = loop.run_until_complete(submit())
+    loop.close()
+    gate.open()
+    assert future.result(WAIT) == "orphan"
+    assert gate_future.result(WAIT) == "gate"
+    assert threads["orphan"] == queue._thread.ident
+    assert committed(writer.path) == {"orphan"}
+
+
+def test_a_connection_failure_on_the_loop_fails_the_whole_batch(
+    writer: Writer, queue: CommitQueue
+) -> None:
+    """Not a work's own error: the connection itself failing under the loop's works
+    (here its savepoint cannot be taken) fails every work of the batch, the writer's too."""
+
+    def break_savepoints(conn: sqlite3.Connection) -> str:
+        def refuse(action: int, *_: object) -> int:
+            return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_SAVEPOINT else sqlite3.SQLITE_OK
+
+        conn.set_authorizer(refuse)
+        return "armed"
+
+    async def outcome(future: Future[str]) -> str | BaseException:
+        try:
+            return await asyncio.wrap_future(future)
+        except Exception as exc:
+            return exc
+
+    async def main() -> list[str | BaseException]:
+        gate = Gate()
+        gate_future = gate.hold(queue)
+        futures = [
+            queue.submit_here(break_savepoints),
+            queue.submit_here(insert("l1")),
+            queue.submit(insert("w1")),
+        ]
+        gate.open()
+        outcomes = [await outcome(f) for f in futures]
+        assert gate_future.result(WAIT) == "gate"
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, InternalError) for o in outcomes), outcomes
+    assert committed(writer.path) == set()
+    for conn in writer.connections:
+        conn.set_authorizer(None)
+    assert queue.submit(insert("after")).result(WAIT) == "after"
+
+
 # ---- cancellation, visibility, close -----------------------------------------------------------
 
 
@@ -432,6 +561,35 @@ def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: P
         store.close()
     with pytest.raises(InternalError):
         store.submit_put_object(meta, body=b"hi")
+
+
+def test_a_put_submitted_from_the_event_loop_runs_its_statements_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    """PutObject of a small body awaits its commit on the loop: its statements run there (no
+    GIL traded per statement with the writer); from any other thread, on the writer."""
+    threads: dict[str, set[int]] = {}
+
+    def note(statement: str) -> None:
+        if "oss_objects" in statement and "INSERT" in statement.upper():
+            threads.setdefault(statement.split("'")[3], set()).add(threading.get_ident())
+
+    store = open_sqlite_oss_store(tmp_path / "tessera.db", on_statement=note)
+    try:
+        store.create_bucket(BUCKET)
+
+        async def put() -> int:
+            pending = store.submit_put_object(small_object("from-loop", "2" * 32), body=b"hi")
+            assert await asyncio.wrap_future(pending) is None
+            return threading.get_ident()
+
+        loop_thread = asyncio.run(put())
+        store.put_object(small_object("from-thread", "3" * 32), body=b"hi")
+        assert threads["from-loop"] == {loop_thread}
+        assert threads["from-thread"] == {store._commits._thread.ident}  # type: ignore[union-attr]
+        assert store.read_inline("2" * 32) == store.read_inline("3" * 32) == b"hi"
+    finally:
+        store.close()
 
 
 def test_a_store_write_during_close_starts_no_new_writer(tmp_path: Path) -> None:
