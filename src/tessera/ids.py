@@ -26,14 +26,16 @@ class _RandomPool:
     def __init__(self, chunk: int = 4096) -> None:
         self._chunk = chunk
         self._buffer = b""
+        self._offset = 0
         self._lock = threading.Lock()
 
     def take(self, count: int) -> bytes:
         with self._lock:
-            if len(self._buffer) < count:
-                self._buffer = os.urandom(max(self._chunk, count))
-            taken, self._buffer = self._buffer[:count], self._buffer[count:]
-            return taken
+            start = self._offset
+            if len(self._buffer) - start < count:
+                self._buffer, start = os.urandom(max(self._chunk, count)), 0
+            self._offset = start + count
+            return self._buffer[start : start + count]
 
 
 _POOL = _RandomPool()

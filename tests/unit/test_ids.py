@@ -4,6 +4,8 @@ import re
 import string
 from collections import Counter
 
+import pytest
+
 from tessera import ids
 
 
@@ -33,3 +35,23 @@ def test_tokens_cover_the_alphabet_evenly() -> None:
 def test_tokens_are_distinct() -> None:
     source = ids.SecureIds()
     assert len({ids.sts_access_key_id(source) for _ in range(1000)}) == 1000
+
+
+def test_the_random_pool_hands_out_each_byte_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Takes come from the read chunk in order and never overlap; a take the rest of the
+    chunk cannot cover reads a new one (what was left is dropped, not reused)."""
+    reads: list[bytes] = []
+
+    def urandom(size: int) -> bytes:
+        chunk = bytes((len(reads) * 64 + i) % 256 for i in range(size))
+        reads.append(chunk)
+        return chunk
+
+    monkeypatch.setattr(ids.os, "urandom", urandom)
+    pool = ids._RandomPool(chunk=16)
+    taken = [pool.take(5) for _ in range(4)]
+    assert b"".join(taken[:3]) == reads[0][:15]
+    assert taken[3] == reads[1][:5]
+    big = pool.take(40)  # more than a chunk: one read of its own size
+    assert big == reads[2] and len(big) == 40
+    assert pool.take(3) == reads[3][:3]

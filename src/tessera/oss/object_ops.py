@@ -189,8 +189,9 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         # the loop awaits the commit itself (no worker thread, no blob file)
         hasher = StreamHasher()
         hasher.update(body)
-        check(hasher.digest())
-        meta = describe(BlobRef.from_digest(new_inline_blob_id(), hasher.digest()))
+        digest = hasher.digest()
+        check(digest)
+        meta = describe(BlobRef.from_digest(new_inline_blob_id(), digest))
         pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=body)
         try:
             released = await asyncio.wrap_future(pending)
