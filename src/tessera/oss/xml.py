@@ -10,16 +10,15 @@ Must not: do I/O, read a clock (timestamps arrive as epoch seconds) or know abou
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final, NoReturn
 from urllib.parse import quote
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
+from tessera.clock import iso8601
 from tessera.errors import InvalidArgument, MalformedXML
 
 __all__ = [
@@ -244,14 +243,9 @@ def render(root: Node) -> bytes:
 
 def iso8601_ms(epoch: float) -> str:
     """``2015-12-12T00:37:53.000Z``: the timestamp form of OSS XML bodies. The milliseconds are
-    always ``000``, as OSS sends them: oss2 2.19.1 ``iso8601_to_unixtime`` rejects anything else."""
-    return _iso8601_second(int(epoch))
-
-
-@functools.lru_cache(maxsize=256)
-def _iso8601_second(second: int) -> str:
-    """Remembered: every write stamps the current second, and a listing repeats a few."""
-    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    always ``000``, as OSS sends them: oss2 2.19.1 ``iso8601_to_unixtime`` rejects anything else.
+    Built on ``clock.iso8601``, which formats each second once."""
+    return iso8601(epoch)[:-1] + ".000Z"
 
 
 def _flag(value: bool) -> str:

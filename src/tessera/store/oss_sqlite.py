@@ -204,7 +204,9 @@ def _attr_params(attrs: ObjectAttrs) -> dict[str, Any]:
         "content_type": attrs.content_type,
         "acl": attrs.acl,
         "storage_class": attrs.storage_class,
-        "user_meta": json.dumps([list(pair) for pair in attrs.user_meta]),
+        "user_meta": json.dumps([list(pair) for pair in attrs.user_meta])
+        if attrs.user_meta
+        else "[]",
         "cache_control": attrs.cache_control,
         "content_disposition": attrs.content_disposition,
         "content_encoding": attrs.content_encoding,
@@ -508,6 +510,8 @@ class SqliteOssStore(SqliteConnections):
             conn.execute(_UPSERT_OBJECT, _object_params(meta))
             if body is not None:
                 conn.execute(_INSERT_INLINE, (meta.blob_id, body))
+            if old is None:  # a new key: nothing to free
+                return None
             released = _freed(conn, [old])
             return released[0] if released else None
 
