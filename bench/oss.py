@@ -436,6 +436,9 @@ def run_store(
         if large:
             transfers.append(curl(server, label, "PUT", sign("PUT", "big"), big, args.size * MIB))
             transfers.append(curl(server, label, "GET", sign("GET", "big"), big, args.size * MIB))
+    except Exception:  # the work directory goes with the run: show why the server failed
+        print(f"{key} failed; the end of its log:\n{server.log()[-4000:]}", file=sys.stderr)
+        raise
     finally:
         server.stop()
 
