@@ -202,7 +202,10 @@ class OssMetadataStore(Protocol):
         body: bytes | None = None,
     ) -> Future[str | None]:
         """``put_object`` without waiting: the future resolves once the write is durable
-        (an event loop awaits it with ``asyncio.wrap_future``, no thread of its own)."""
+        (an event loop awaits it with ``asyncio.wrap_future``, no thread of its own). Called
+        from an event loop, an implementation may run the write's statements on that loop
+        (the SQLite store does, inside its commit writer's open transaction): it must then
+        keep them short and never wait there for a lock."""
         ...
 
     def read_inline(self, blob_id: str) -> bytes | None:
