@@ -409,8 +409,8 @@ class SqliteOssStore(SqliteConnections):
             self._stamp.close()  # settled, without a stamp: every read goes to the file
 
     def close(self) -> None:
-        self._stamp.close()  # first: its mapping must not outlive the connections
         super().close()
+        self._stamp.close()  # last: closing it drops this process's locks on the -shm file
 
     # ---- buckets --------------------------------------------------------------------------
 

@@ -7,18 +7,20 @@ frame, the salts and checksums), and leaves alone on a rollback; and ``StampedCa
 values stored with the stamp read *before* they were read from the file and answered only
 while the stamp is still the same, so a value is never older than the last commit.
 Must not: interpret the header's fields (only equality is used), write to the ``-shm`` file,
-or open it before the process holds a connection to the database, nor outlive the process's
-connections (while one is open SQLite never deletes or truncates it: the stamp read is the
-live one, and its mapping stays backed by the file).
-
-The header is read from a read-only shared mapping of the file (SQLite maps it the same way),
-not with ``pread``: a system call on the event loop gives up the GIL, and getting it back from
-the commit writer cost more than the read (measured under PutObject load).
+or open it before the process holds a connection to the database (while one is open SQLite
+never deletes or truncates it, so the stamp read is the live one), nor close it while the
+process's connections are open: SQLite's locks on the ``-shm`` are POSIX record locks, which
+the kernel drops for the whole process when *any* descriptor of that file is closed, and a
+process that lost its lock lets the next one to open the database reset the wal-index under
+it. So the stamp keeps its one descriptor until ``close`` (after the connections), and reads
+it with ``pread``: a memory map would be faster on the event loop (no system call, the GIL
+kept) but Python 3.11's ``mmap`` duplicates the descriptor and closing the map closes it
+(measured: with the descriptor closed after mapping, 7 of 70 ``--workers 2`` starts under load
+lost a worker to SIGBUS when the other one reset the file).
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import threading
 from collections.abc import Callable, Hashable
@@ -37,7 +39,7 @@ class WalStamp:
 
     def __init__(self, database: str) -> None:
         self._path = database + "-shm"
-        self._map: mmap.mmap | None = None
+        self._fd: int | None = None
         self._lock = threading.Lock()
         self._settled = False
 
@@ -54,31 +56,26 @@ class WalStamp:
                 return
             self._settled = True
             try:
-                fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+                self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
-                return
-            try:
-                self._map = mmap.mmap(fd, HEADER_BYTES, prot=mmap.PROT_READ)
-            except (OSError, ValueError):
-                self._map = None
-            finally:
-                os.close(fd)
+                self._fd = None
 
     def read(self) -> bytes | None:
-        view = self._map
-        if view is None:
+        fd = self._fd
+        if fd is None:
             return None
         try:
-            return view[:HEADER_BYTES]
-        except ValueError:  # closed meanwhile
+            header = os.pread(fd, HEADER_BYTES, 0)
+        except OSError:
             return None
+        return header if len(header) == HEADER_BYTES else None
 
     def close(self) -> None:
         with self._lock:
             self._settled = True
-            view, self._map = self._map, None
-        if view is not None:
-            view.close()
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 class StampedCache(Generic[T]):

@@ -150,6 +150,56 @@ def test_every_commit_of_another_connection_changes_the_stamp(
     assert stamp.read() is None
 
 
+#: SQLite's "dead man switch" byte of the -shm file: every process with the database open
+#: holds a shared lock on it; one that can lock it exclusively believes it is alone and resets
+#: the wal-index (os_unix.c, UNIX_SHM_DMS)
+SHM_DMS_BYTE = 128
+
+_TRY_DMS_LOCK = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    try:
+        fd = os.open(sys.argv[1], os.O_RDWR)
+    except FileNotFoundError:
+        sys.exit(print("gone"))
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, int(sys.argv[2]))
+    except OSError:
+        print("held")
+    else:
+        print("free")
+    """
+)
+
+
+def test_the_stamp_leaves_sqlites_locks_on_the_shm_file_alone(tmp_path: Path) -> None:
+    """Closing any descriptor of the -shm drops all of this process's POSIX locks on it,
+    SQLite's included: while the store (with its stamp) is open, another process must still
+    find the file in use, and may reset it only once the store is closed."""
+    path = tmp_path / "tessera.db"
+    store = open_sqlite_oss_store(path)
+
+    def other_process_sees() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", _TRY_DMS_LOCK, f"{path}-shm", str(SHM_DMS_BYTE)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+
+    try:
+        store.create_bucket(Bucket("b", "1234567890123456", "cn-hangzhou", "2024-01-01T00:00:00Z"))
+        assert store.get_bucket("b") is not None  # a read: the stamp is open now
+        assert store._stamp.read() is not None
+        assert other_process_sees() == "held"
+        store.get_bucket("b")
+        assert other_process_sees() == "held"
+    finally:
+        store.close()
+    assert other_process_sees() in ("free", "gone")  # the last connection may delete it
+
+
 def test_a_rolled_back_transaction_leaves_the_stamp(database: tuple[Path, WalStamp]) -> None:
     path, stamp = database
     stamp.open()
