@@ -429,12 +429,22 @@ def _supervise(settings: Settings, ssl_files: Any) -> int:
         if not running:
             break
         if len(running) < len(processes) and not stopping:
-            dead = [p.name for p in processes if not p.is_alive()]
+            dead = [_exit_story(p.name, p.exitcode) for p in processes if not p.is_alive()]
             print(f"tessera: {', '.join(dead)} exited; stopping the others", file=sys.stderr)
             failed = True
             stop()
         multiprocessing.connection.wait([process.sentinel for process in running], timeout=1.0)
     return 1 if failed else 0
+
+
+def _exit_story(name: str, code: int | None) -> str:
+    """``tessera-worker-1 (killed by SIGBUS)``: how a worker ended, for the operator."""
+    if code is not None and code < 0:
+        try:
+            return f"{name} (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            return f"{name} (killed by signal {-code})"
+    return f"{name} (exit code {code})"
 
 
 def _worker(settings: Settings, ssl_files: Any, index: int) -> None:

@@ -155,5 +155,5 @@ def test_a_dead_worker_stops_the_whole_server(fresh_server: FreshServer) -> None
     assert server.process is not None
     code = server.process.wait(timeout=30)
     assert code == 1, server.log()
-    assert "exited; stopping the others" in server.log()
+    assert "(killed by SIGKILL) exited; stopping the others" in server.log()
     assert not _alive(second)
