@@ -83,8 +83,11 @@ class Runtime:
     def close(self) -> None:
         self.authenticator.close()
         self.blobs.close()
-        self.oss_store.close()
+        # the identity store first: the OSS store's commit stamp holds a descriptor of the
+        # shared file's -shm, and closing it drops this process's SQLite locks on that file,
+        # which must not happen while any connection of the process is still open
         self.store.close()
+        self.oss_store.close()
 
 
 def prepare_data_dir(path: Path) -> Path:
