@@ -59,6 +59,16 @@ def test_user_allowed_by_policy_and_denied_implicitly_otherwise() -> None:
     assert denied.detail(USER, "ram:CreateUser")["NoPermissionType"] == "ImplicitDeny"
 
 
+def test_an_allow_names_the_statements_that_allowed_it() -> None:
+    verdict = authorize(USER, req("oss:GetObject", "acs:oss:*:*:b/k"), (OSS_FULL,))
+    ref = verdict.matched[0]
+    assert (
+        verdict.explanation == f"Allowed by {ref.policy_name} {ref.version} statement {ref.index}."
+    )
+    root = authorize(ROOT, req("ram:CreateUser", "*"), (), resource_account=ACCT)
+    assert root.explanation == "The account owner may do everything in its account."
+
+
 def test_explicit_deny_wins_and_is_named() -> None:
     verdict = authorize(USER, req("oss:DeleteObject", "acs:oss:*:*:b/k"), (OSS_FULL, DENY_DELETE))
     assert not verdict.allowed and verdict.explicit

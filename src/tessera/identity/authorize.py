@@ -34,7 +34,15 @@ class Verdict:
     policy_kind: str  # "Root", "IdentityPolicy", "SessionPolicy"
     explicit: bool
     matched: tuple[StatementRef, ...]
-    explanation: str
+    text: str = ""  # empty for an allow by ``matched``: ``explanation`` words it when asked
+
+    @property
+    def explanation(self) -> str:
+        """What decided the request, for people. An allow by statements is written out only
+        when asked: nearly every allowed request is served without it."""
+        if self.text or not self.allowed:
+            return self.text
+        return f"Allowed by {_describe(self.matched)}."
 
     def detail(self, caller: Caller, action: str) -> dict[str, str]:
         """``AccessDeniedDetail`` as newer Alibaba services return it."""
@@ -101,10 +109,4 @@ def authorize(
             return _deny("SessionPolicy", "session policy", session, request)
     if identity.effect is not Effect.ALLOW:
         return _deny("IdentityPolicy", label, identity, request)
-    return Verdict(
-        True,
-        "IdentityPolicy",
-        False,
-        identity.matched,
-        f"Allowed by {_describe(identity.matched)}.",
-    )
+    return Verdict(True, "IdentityPolicy", False, identity.matched)
