@@ -181,12 +181,11 @@ class CommitQueue:
         loan = _Loan(lambda: self._apply_works(conn, works))
         try:
             loop.call_soon_threadsafe(loan.on_loop)
+            waiting = True
         except RuntimeError:  # the loop is closed: nothing will call back
-            loan.take()
+            waiting = False
+        if not (waiting and loan.finished.wait(self._loop_patience)) and loan.take():
             loan.apply()
-        else:
-            if not loan.finished.wait(self._loop_patience) and loan.take():
-                loan.apply()
         loan.finished.wait()
         return loan.result()
 
