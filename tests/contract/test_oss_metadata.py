@@ -6,6 +6,7 @@ bytes, roll keys up into common prefixes, drop entries up to the marker) on gene
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sqlite3
 import threading
@@ -667,17 +668,19 @@ def test_an_expected_blob_may_be_replaced_by_an_inline_body(oss: OssMetadataStor
 
 def test_submit_put_object_resolves_like_put_object(oss: OssMetadataStore) -> None:
     oss.create_bucket(bucket())
-    assert oss.submit_put_object(obj("k", "f1")).result(timeout=30) is None
-    future = oss.submit_put_object(small("k", "i1", b"tiny"), body=b"tiny")
-    assert future.result(timeout=30) == "f1"
-    assert oss.read_inline("i1") == b"tiny"
-    assert oss.submit_put_object(small("k", "i2", b"next"), body=b"next").result(30) is None
-    assert oss.read_inline("i1") is None
-    refused = oss.submit_put_object(small("k", "i3", b"no"), if_absent=True, body=b"no")
-    with pytest.raises(AlreadyExists):
-        refused.result(timeout=30)
-    with pytest.raises(NotFound):
-        oss.submit_put_object(small("k", "i4", b"no", "nope"), body=b"no").result(timeout=30)
+
+    async def writes() -> None:
+        assert await oss.submit_put_object(obj("k", "f1")) is None
+        assert await oss.submit_put_object(small("k", "i1", b"tiny"), body=b"tiny") == "f1"
+        assert oss.read_inline("i1") == b"tiny"
+        assert await oss.submit_put_object(small("k", "i2", b"next"), body=b"next") is None
+        assert oss.read_inline("i1") is None
+        with pytest.raises(AlreadyExists):
+            await oss.submit_put_object(small("k", "i3", b"no"), if_absent=True, body=b"no")
+        with pytest.raises(NotFound):
+            await oss.submit_put_object(small("k", "i4", b"no", "nope"), body=b"no")
+
+    asyncio.run(writes())
     assert oss.read_inline("i3") is None and oss.read_inline("i4") is None
     assert oss.get_object("photos", "k") == small("k", "i2", b"next")
 
@@ -724,14 +727,17 @@ def test_concurrent_inline_puts_free_every_replaced_body(oss: OssMetadataStore) 
     returned: list[str | None] = []
     guard = threading.Lock()
 
-    def write(worker: int) -> None:
+    async def submit_all(worker: int) -> list[str | None]:
         futures = []
         for n in range(rounds):
             body = f"w{worker}-{n}".encode()
             futures.append(oss.submit_put_object(small("hot", f"h{worker}-{n}", body), body=body))
             own = small(f"own/{worker}", f"o{worker}-{n}", body)
             futures.append(oss.submit_put_object(own, body=body))
-        results = [f.result(timeout=60) for f in futures]
+        return [await f for f in futures]
+
+    def write(worker: int) -> None:  # each thread its own event loop
+        results = asyncio.run(submit_all(worker))
         with guard:
             returned.extend(results)
 

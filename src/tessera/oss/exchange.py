@@ -10,10 +10,8 @@ Must not: authenticate, authorize or render errors; that is ``oss.app``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, TypeVar
@@ -252,21 +250,16 @@ async def settle(
     return await asyncio.shield(running)
 
 
-def free_when_committed(blobs: BlobStore, pending: ConcurrentFuture[str | None]) -> None:
-    """For a queued write whose awaiting request was cancelled: once it commits, delete the
-    blob file it released (on the loop's thread pool; if the loop is gone by then, the
-    start-up sweep finds the file)."""
-    loop = asyncio.get_running_loop()
+def free_when_committed(blobs: BlobStore, pending: asyncio.Future[str | None]) -> None:
+    """For a write whose awaiting request was cancelled: once it is done, delete the blob
+    file it released (on the loop's thread pool; if the loop is gone by then, the start-up
+    sweep finds the file)."""
 
-    def free() -> None:
-        if pending.cancelled() or pending.exception() is not None:
+    def free(done: asyncio.Future[str | None]) -> None:
+        if done.cancelled() or done.exception() is not None:
             return
-        blob_id = pending.result()
+        blob_id = done.result()
         if blob_id:
-            _keep(loop.run_in_executor(None, blobs.delete, blob_id))
+            _keep(done.get_loop().run_in_executor(None, blobs.delete, blob_id))
 
-    def committed(_: ConcurrentFuture[str | None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed
-            loop.call_soon_threadsafe(free)
-
-    pending.add_done_callback(committed)
+    pending.add_done_callback(free)

@@ -194,8 +194,8 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
         meta = describe(BlobRef.from_digest(new_inline_blob_id(), digest))
         pending = ctx.store.submit_put_object(meta, if_absent=if_absent, body=body)
         try:
-            released = await asyncio.wrap_future(pending)
-        except asyncio.CancelledError:  # the write may commit still: free what it releases
+            released = await pending
+        except asyncio.CancelledError:  # the write commits still: free what it releases
             free_when_committed(ctx.blobs, pending)
             raise
         if released:  # an overwritten blob file (an inline body went with its row)

@@ -21,7 +21,9 @@ connection to the loop with one callback, waits, then runs its own works and com
 the writer instead, each statement's step gives up the GIL and getting it back from the busy
 loop took ~150 us per PutObject (measured); this way the loop and the writer trade the
 connection twice per batch. A loop that does not take its turn within ``loop_patience``
-(stopped, or blocked) has its works run by the writer.
+(stopped, or blocked) has its works run by the writer. Their outcomes reach the loop as
+``Commit`` futures, all of a batch in one callback (not a thread-safe future per work, each
+with its own wake-up of the loop).
 
 Must not: know any table. Callers pass closures; ``sqlite3`` errors raised by them become
 Tessera errors here (``translate_errors``), before their futures see them.
@@ -30,6 +32,7 @@ Tessera errors here (``translate_errors``), before their futures see them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import queue
@@ -43,11 +46,27 @@ from tessera.errors import InternalError
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
-#: a work, its caller's future, and the loop to run it on (``None``: the writer thread)
-Item = tuple[Future[Any], Work, asyncio.AbstractEventLoop | None]
-Outcomes = list[tuple[Future[Any], Any, BaseException | None]]
 
-__all__ = ["CommitQueue"]
+
+class Commit(asyncio.Future[T]):
+    """The outcome of a work submitted from an event loop (``submit_here``), resolved on that
+    loop once the transaction holding the work has committed, or has failed.
+
+    It cannot be cancelled: the work may already be inside the open transaction, so its
+    outcome is always delivered. A task cancelled while awaiting one gets ``CancelledError``
+    when it resolves, and can still read the outcome (to free what the write released)."""
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        return False
+
+
+#: a caller's future: a thread's (``submit``) or a loop's (``submit_here``)
+Waiter = Future[Any] | Commit[Any]
+#: a work, its caller's future, and the loop to run it on (``None``: the writer thread)
+Item = tuple[Waiter, Work, asyncio.AbstractEventLoop | None]
+Outcomes = list[tuple[Waiter, Any, BaseException | None]]
+
+__all__ = ["Commit", "CommitQueue"]
 
 _STOP = None
 
@@ -78,22 +97,23 @@ class CommitQueue:
 
     def submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """Queue ``work`` to run on the writer thread."""
-        return self._put(work, None)
+        future: Future[T] = Future()
+        self._put((future, work, None))
+        return future
 
-    def submit_here(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+    def submit_here(self, work: Callable[[sqlite3.Connection], T]) -> Commit[T]:
         """Queue ``work`` to run on the event loop running in this thread, when the writer
         hands it the open transaction. For small works only: the loop waits while they run."""
-        return self._put(work, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        commit: Commit[T] = Commit(loop=loop)
+        self._put((commit, work, loop))
+        return commit
 
-    def _put(
-        self, work: Callable[[sqlite3.Connection], T], loop: asyncio.AbstractEventLoop | None
-    ) -> Future[T]:
-        future: Future[T] = Future()
+    def _put(self, item: Item) -> None:
         with self._lock:
             if self._closed:
                 raise InternalError("the store is closed")
-            self._queue.put((future, work, loop))
-        return future
+            self._queue.put(item)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -122,7 +142,7 @@ class CommitQueue:
                 except queue.Empty:
                     break
             stopping = item is _STOP
-            live = [entry for entry in batch if entry[0].set_running_or_notify_cancel()]
+            live = [entry for entry in batch if _wanted(entry[0])]
             if not live:
                 continue
             try:
@@ -142,9 +162,7 @@ class CommitQueue:
                 _resolve(outcomes)
             except BaseException as exc:  # the connection itself failed: fail the batch
                 error = self._translate(exc)
-                for future, _, _ in live:
-                    if not future.done():
-                        future.set_exception(error)
+                _resolve([(future, None, error) for future, _, _ in live])
         if conn is not None:
             conn.close()
         if turn is not None:
@@ -153,8 +171,8 @@ class CommitQueue:
     def _apply(self, conn: sqlite3.Connection, batch: list[Item]) -> Outcomes:
         """Run the batch in one transaction (each loop's works on that loop, the others
         here); each work's result or error, once committed."""
-        here: list[tuple[Future[Any], Work]] = []
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Future[Any], Work]]] = {}
+        here: list[tuple[Waiter, Work]] = []
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Work]]] = {}
         for future, work, loop in batch:
             (here if loop is None else by_loop.setdefault(loop, [])).append((future, work))
         outcomes: Outcomes = []
@@ -174,7 +192,7 @@ class CommitQueue:
         self,
         loop: asyncio.AbstractEventLoop,
         conn: sqlite3.Connection,
-        works: list[tuple[Future[Any], Work]],
+        works: list[tuple[Waiter, Work]],
     ) -> Outcomes:
         """Lend the connection to ``loop`` to run ``works``; run them here if it is closed or
         does not start within ``loop_patience``."""
@@ -189,9 +207,7 @@ class CommitQueue:
         loan.finished.wait()
         return loan.result()
 
-    def _apply_works(
-        self, conn: sqlite3.Connection, works: list[tuple[Future[Any], Work]]
-    ) -> Outcomes:
+    def _apply_works(self, conn: sqlite3.Connection, works: list[tuple[Waiter, Work]]) -> Outcomes:
         """Each work inside its own savepoint of the open transaction."""
         outcomes: Outcomes = []
         for future, work in works:
@@ -245,9 +261,37 @@ class _Loan:
         return self._outcomes
 
 
+def _wanted(future: Waiter) -> bool:
+    """Whether to run a work: a thread's future may have been cancelled while queued (it is
+    marked running otherwise); a loop's ``Commit`` cannot be."""
+    return isinstance(future, Commit) or future.set_running_or_notify_cancel()
+
+
 def _resolve(outcomes: Outcomes) -> None:
-    for future, result, error in outcomes:
-        if error is None:
-            future.set_result(result)
+    """Resolve threads' futures here, and each loop's ``Commit`` futures on their loop, in one
+    callback per loop (a closed loop has nobody left to tell)."""
+    by_loop: dict[asyncio.AbstractEventLoop, Outcomes] = {}
+    for outcome in outcomes:
+        future = outcome[0]
+        if isinstance(future, Commit):
+            by_loop.setdefault(future.get_loop(), []).append(outcome)
         else:
-            future.set_exception(error)
+            _settle_one(outcome)
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(outcomes: Outcomes) -> None:
+    for outcome in outcomes:
+        _settle_one(outcome)
+
+
+def _settle_one(outcome: tuple[Waiter, Any, BaseException | None]) -> None:
+    future, result, error = outcome
+    if future.done():  # a batch failing after some of its outcomes were delivered
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)

@@ -30,8 +30,8 @@ while objects or uploads remain; ``ObjectChanged`` when an append lost a race.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
@@ -200,12 +200,13 @@ class OssMetadataStore(Protocol):
         if_absent: bool = False,
         expect_blob_id: str | None = None,
         body: bytes | None = None,
-    ) -> Future[str | None]:
-        """``put_object`` without waiting: the future resolves once the write is durable
-        (an event loop awaits it with ``asyncio.wrap_future``, no thread of its own). Called
-        from an event loop, an implementation may run the write's statements on that loop
-        (the SQLite store does, inside its commit writer's open transaction): it must then
-        keep them short and never wait there for a lock."""
+    ) -> asyncio.Future[str | None]:
+        """``put_object`` from an event loop, without blocking it: the future, of the running
+        loop, resolves once the write is durable. An implementation may run the write's
+        statements on that loop (the SQLite store does, inside its commit writer's open
+        transaction): it must then keep them short and never wait there for a lock. The
+        future may refuse cancellation (the SQLite store's does: the write may be under way);
+        a caller cancelled while awaiting it reads the outcome once it is done."""
         ...
 
     def read_inline(self, blob_id: str) -> bytes | None:

@@ -10,11 +10,11 @@ Must not: persist anything, or differ in behaviour from the SQLite store — the
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import TypeVar
@@ -224,8 +224,8 @@ class MemoryOssStore:
         if_absent: bool = False,
         expect_blob_id: str | None = None,
         body: bytes | None = None,
-    ) -> Future[str | None]:
-        future: Future[str | None] = Future()
+    ) -> asyncio.Future[str | None]:
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         try:
             released = self.put_object(
                 meta, if_absent=if_absent, expect_blob_id=expect_blob_id, body=body

@@ -16,15 +16,14 @@ applied by the shared runner, so this store and the identity store can open the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from typing import Any
 
 from tessera.errors import AlreadyExists, DeleteConflict, NotFound
+from tessera.store.commit_queue import Commit
 from tessera.store.oss_base import (
     Bound,
     Bucket,
@@ -492,10 +491,8 @@ class SqliteOssStore(SqliteConnections):
         expect_blob_id: str | None = None,
         body: bytes | None = None,
     ) -> str | None:
-        future = self.submit_put_object(
-            meta, if_absent=if_absent, expect_blob_id=expect_blob_id, body=body
-        )
-        return future.result()
+        work = _put_object_work(meta, if_absent, expect_blob_id, body)
+        return self._submit(work).result()
 
     def submit_put_object(
         self,
@@ -504,20 +501,10 @@ class SqliteOssStore(SqliteConnections):
         if_absent: bool = False,
         expect_blob_id: str | None = None,
         body: bytes | None = None,
-    ) -> Future[str | None]:
-        def work(conn: sqlite3.Connection) -> str | None:
-            old = _check_expectations(conn, meta, if_absent, expect_blob_id)
-            conn.execute(_UPSERT_OBJECT, _object_params(meta))
-            if body is not None:
-                conn.execute(_INSERT_INLINE, (meta.blob_id, body))
-            if old is None:  # a new key: nothing to free
-                return None
-            released = _freed(conn, [old])
-            return released[0] if released else None
-
-        # from the event loop (a small body awaited there) the work runs on the loop, in the
-        # writer's open transaction: a few statements, and no GIL traded per statement
-        return self._submit(work, here=_on_event_loop())
+    ) -> Commit[str | None]:
+        # the work runs on the loop, in the writer's open transaction: a few statements, and
+        # no GIL traded per statement with the writer
+        return self._submit_here(_put_object_work(meta, if_absent, expect_blob_id, body))
 
     def read_inline(self, blob_id: str) -> bytes | None:
         row = self._one(_SELECT_INLINE, (blob_id,))
@@ -719,12 +706,22 @@ class SqliteOssStore(SqliteConnections):
             return _is_referenced(self._connection(), blob_id)
 
 
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+def _put_object_work(
+    meta: ObjectMeta, if_absent: bool, expect_blob_id: str | None, body: bytes | None
+) -> Callable[[sqlite3.Connection], str | None]:
+    """PutObject's statements: the row (and an inline ``body``); the blob file it frees."""
+
+    def work(conn: sqlite3.Connection) -> str | None:
+        old = _check_expectations(conn, meta, if_absent, expect_blob_id)
+        conn.execute(_UPSERT_OBJECT, _object_params(meta))
+        if body is not None:
+            conn.execute(_INSERT_INLINE, (meta.blob_id, body))
+        if old is None:  # a new key: nothing to free
+            return None
+        released = _freed(conn, [old])
+        return released[0] if released else None
+
+    return work
 
 
 def _bucket_name(bucket: Bucket) -> str:

@@ -55,7 +55,7 @@ from tessera.store.base import (
     make_page,
     version_number,
 )
-from tessera.store.commit_queue import CommitQueue
+from tessera.store.commit_queue import Commit, CommitQueue
 from tessera.store.migrations import apply_sqlite_migrations
 
 T = TypeVar("T")
@@ -195,11 +195,17 @@ class SqliteConnections:
             conn.set_trace_callback(self._on_statement)
         return conn
 
-    def _submit(self, work: Callable[[sqlite3.Connection], T], *, here: bool = False) -> Future[T]:
-        """Run ``work(conn)`` in a shared write transaction (group commit) on the writer
-        thread, or with ``here`` on the event loop running in this thread (small works only,
-        ``CommitQueue.submit_here``); the future resolves once that transaction is durably
-        committed."""
+    def _submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Run ``work(conn)`` on the writer thread in a shared write transaction (group
+        commit); the future resolves once that transaction is durably committed."""
+        return self._commit_queue().submit(work)
+
+    def _submit_here(self, work: Callable[[sqlite3.Connection], T]) -> Commit[T]:
+        """``_submit`` from an event loop: ``work`` runs on the loop running in this thread,
+        in the writer's open transaction (small works only, ``CommitQueue.submit_here``)."""
+        return self._commit_queue().submit_here(work)
+
+    def _commit_queue(self) -> CommitQueue:
         with self._guard:
             if self._closed:
                 raise InternalError(f"the {self._store_name} is closed")
@@ -210,8 +216,7 @@ class SqliteConnections:
                     lock_path=self._path + "-commit.lock",
                     name=f"tessera-commit-{os.path.basename(self._path)}",
                 )
-            commits = self._commits
-        return commits.submit_here(work) if here else commits.submit(work)
+            return self._commits
 
     def _queued(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` committed through the commit queue, waited for. For the calling

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import Future
 
 import pytest
 
@@ -92,33 +91,21 @@ def test_settle_reports_the_result_and_the_error_of_its_write() -> None:
     assert not blobs.exists(new)
 
 
-def resolve_from_another_thread(pending: Future[str | None], outcome: str | None) -> None:
-    """What the commit queue's writer thread does with a queued write's future."""
-
-    def resolve() -> None:
-        if outcome == "error":
-            pending.set_exception(RuntimeError("the commit failed"))
-        else:
-            pending.set_result(outcome)
-
-    assert pending.set_running_or_notify_cancel()
-    writer = threading.Thread(target=resolve)
-    writer.start()
-    writer.join()
-
-
 @pytest.mark.parametrize("outcome", ["released", None, "error", "cancelled"])
 def test_free_when_committed_deletes_only_a_released_blob(outcome: str | None) -> None:
     blobs = MemoryBlobStore()
     old = stored(blobs, b"old version")
-    pending: Future[str | None] = Future()
 
     async def run() -> None:
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[str | None] = loop.create_future()
         free_when_committed(blobs, pending)
-        if outcome == "cancelled":  # cancelled before the writer took it: it never runs
+        if outcome == "cancelled":
             pending.cancel()
+        elif outcome == "error":
+            pending.set_exception(RuntimeError("the commit failed"))
         else:
-            resolve_from_another_thread(pending, old if outcome == "released" else outcome)
+            pending.set_result(old if outcome == "released" else outcome)
         for _ in range(200):
             await asyncio.sleep(0.005)
             if not blobs.exists(old):

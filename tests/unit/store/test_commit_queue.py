@@ -15,6 +15,7 @@ import itertools
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 
 from tessera.errors import AlreadyExists, InternalError, TesseraError
-from tessera.store.commit_queue import CommitQueue
+from tessera.store.commit_queue import Commit, CommitQueue
 from tessera.store.oss_base import Bucket, MultipartUpload, ObjectMeta, Part
 from tessera.store.oss_sqlite import SqliteOssStore, open_sqlite_oss_store
 from tessera.store.sqlite import as_tessera_error
@@ -335,9 +336,9 @@ def test_loop_works_run_on_their_loop_inside_the_writers_transaction(
         raising = queue.submit_here(boom)
         on_writer = queue.submit(insert_noting_thread("w1", threads))
         gate.open()
-        results = [await asyncio.wrap_future(f) for f in [*on_loop, on_writer]]
+        results = [await f for f in on_loop] + [await asyncio.wrap_future(on_writer)]
         with pytest.raises(ValueError, match="boom"):
-            await asyncio.wrap_future(raising)
+            await raising
         assert gate_future.result(WAIT) == "gate"
         return threading.get_ident(), results
 
@@ -353,18 +354,19 @@ def test_loop_works_run_on_their_loop_inside_the_writers_transaction(
 def test_a_loop_that_does_not_take_its_turn_has_its_works_run_by_the_writer(
     writer: Writer,
 ) -> None:
-    """A loop blocked on the very write it submitted (or stopped) never runs the callback
-    that lends it the connection: after ``loop_patience`` the writer runs the work itself,
-    and the callback, when it comes, does nothing."""
+    """A blocked loop (here until the row is committed) never runs the callback that lends
+    it the connection: after ``loop_patience`` the writer runs the work itself, and the
+    callback, when it comes, does nothing; the outcome still reaches the loop."""
     queue = CommitQueue(writer.connect, as_tessera_error, loop_patience=0.05, name=thread_name())
     threads: dict[str, int] = {}
     try:
 
         async def blocked() -> str:
-            future = queue.submit_here(insert_noting_thread("late", threads))
-            result = future.result(WAIT)  # blocks the loop: its callback cannot run
-            await asyncio.sleep(0.01)  # now it runs, and must find the turn taken
-            return result
+            commit = queue.submit_here(insert_noting_thread("late", threads))
+            deadline = time.monotonic() + WAIT
+            while committed(writer.path) != {"late"} and time.monotonic() < deadline:
+                time.sleep(0.01)  # blocks the loop: its callback cannot run
+            return await commit  # now it runs, and must find the turn taken
 
         assert asyncio.run(blocked()) == "late"
         assert threads["late"] == queue._thread.ident
@@ -380,16 +382,47 @@ def test_a_closed_loops_works_are_run_by_the_writer(writer: Writer, queue: Commi
     gate_future = gate.hold(queue)
     loop = asyncio.new_event_loop()
 
-    async def submit() -> Future[str]:
+    async def submit() -> Commit[str]:
         return queue.submit_here(insert_noting_thread("orphan", threads))
 
-    future = loop.run_until_complete(submit())
+    commit = loop.run_until_complete(submit())
     loop.close()
     gate.open()
-    assert future.result(WAIT) == "orphan"
     assert gate_future.result(WAIT) == "gate"
+    assert queue.submit(insert("after")).result(WAIT) == "after"  # the writer lives on
     assert threads["orphan"] == queue._thread.ident
-    assert committed(writer.path) == {"orphan"}
+    assert committed(writer.path) == {"orphan", "after"}
+    assert not commit.done()  # nobody is left to tell
+
+
+def test_a_commit_outlives_the_cancellation_of_its_awaiter(
+    writer: Writer, queue: CommitQueue
+) -> None:
+    """A task cancelled while it awaits a Commit is cancelled only once the commit is
+    delivered (the work may be in the open transaction already), and can read its outcome."""
+    gate = Gate()
+    gate_future = gate.hold(queue)
+
+    async def main() -> tuple[bool, str]:
+        commit = queue.submit_here(insert("kept"))
+
+        async def awaiter() -> str:
+            return await commit
+
+        task = asyncio.create_task(awaiter())
+        await asyncio.sleep(0.05)
+        assert not commit.cancel()
+        task.cancel()
+        await asyncio.sleep(0.05)
+        still_waiting = not task.done()  # the cancellation waits for the commit
+        gate.open()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return still_waiting, commit.result()
+
+    assert asyncio.run(main()) == (True, "kept")
+    assert gate_future.result(WAIT) == "gate"
+    assert committed(writer.path) == {"kept"}
 
 
 def test_a_connection_failure_on_the_loop_fails_the_whole_batch(
@@ -405,9 +438,9 @@ def test_a_connection_failure_on_the_loop_fails_the_whole_batch(
         conn.set_authorizer(refuse)
         return "armed"
 
-    async def outcome(future: Future[str]) -> str | BaseException:
+    async def outcome(future: Future[str] | Commit[str]) -> str | BaseException:
         try:
-            return await asyncio.wrap_future(future)
+            return await (future if isinstance(future, Commit) else asyncio.wrap_future(future))
         except Exception as exc:
             return exc
 
@@ -544,6 +577,14 @@ def small_object(key: str, blob_id: str) -> ObjectMeta:
     )
 
 
+async def put_from_a_loop(store: SqliteOssStore, meta: ObjectMeta) -> str | None:
+    return await store.submit_put_object(meta, body=b"hi")
+
+
+async def submit_from_a_loop(store: SqliteOssStore, meta: ObjectMeta) -> Commit[str | None]:
+    return store.submit_put_object(meta, body=b"hi")
+
+
 def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: Path) -> None:
     statements: list[str] = []
     store = open_sqlite_oss_store(tmp_path / "tessera.db", on_statement=statements.append)
@@ -551,7 +592,7 @@ def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: P
     try:
         store.create_bucket(BUCKET)
         statements.clear()
-        assert store.submit_put_object(meta, body=b"hi").result(WAIT) is None
+        assert asyncio.run(put_from_a_loop(store, meta)) is None
         assert store.read_inline("0" * 32) == b"hi"
         assert "SAVEPOINT work" in statements  # it ran as a queued work
         writer_level = store._submit(lambda conn: conn.execute("PRAGMA synchronous").fetchone())
@@ -560,7 +601,7 @@ def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: P
     finally:
         store.close()
     with pytest.raises(InternalError):
-        store.submit_put_object(meta, body=b"hi")
+        asyncio.run(put_from_a_loop(store, meta))
 
 
 def test_a_put_submitted_from_the_event_loop_runs_its_statements_on_the_loop(
@@ -580,7 +621,7 @@ def test_a_put_submitted_from_the_event_loop_runs_its_statements_on_the_loop(
 
         async def put() -> int:
             pending = store.submit_put_object(small_object("from-loop", "2" * 32), body=b"hi")
-            assert await asyncio.wrap_future(pending) is None
+            assert await pending is None
             return threading.get_ident()
 
         loop_thread = asyncio.run(put())
@@ -602,13 +643,13 @@ def test_a_store_write_during_close_starts_no_new_writer(tmp_path: Path) -> None
     gate_future = store._submit(gate.work)
     assert gate.entered.wait(WAIT)
     closer = threading.Thread(target=store.close)
-    late: Future[str | None] | None = None
+    late: Commit[str | None] | None = None
     try:
         closer.start()
         while store._commits is not None:  # close() has taken the queue and waits for it
             pass
         try:
-            late = store.submit_put_object(small_object("late", "1" * 32), body=b"hi")
+            late = asyncio.run(submit_from_a_loop(store, small_object("late", "1" * 32)))
         except InternalError:
             late = None
     finally:
