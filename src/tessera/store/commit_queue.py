@@ -3,8 +3,9 @@
 Owns: one writer thread with its own connection (``synchronous = FULL``: a commit is on disk
 before it is reported), the queue callers put ``work(conn) -> result`` functions on, and the
 batching: whatever is waiting when the writer comes round (up to ``max_batch``) runs in one
-``BEGIN IMMEDIATE`` transaction, each function inside its own ``SAVEPOINT``, then one
-``COMMIT`` — one WAL fsync for the whole batch. A function that raises rolls back to its
+``BEGIN IMMEDIATE`` transaction, each function inside its own ``SAVEPOINT`` (unless it
+changes nothing when it raises: ``savepoint=False``), then one ``COMMIT`` — one WAL fsync for
+the whole batch. A function that raises rolls back to its
 savepoint only; its caller gets the exception and the others still commit. A failed
 ``COMMIT`` fails every caller of the batch (none of their changes is stored).
 
@@ -62,8 +63,11 @@ class Commit(asyncio.Future[T]):
 
 #: a caller's future: a thread's (``submit``) or a loop's (``submit_here``)
 Waiter = Future[Any] | Commit[Any]
-#: a work, its caller's future, and the loop to run it on (``None``: the writer thread)
-Item = tuple[Waiter, Work, asyncio.AbstractEventLoop | None]
+#: a work, its caller's future, the loop to run it on (``None``: the writer thread), and
+#: whether it runs inside a savepoint of its own
+Item = tuple[Waiter, Work, asyncio.AbstractEventLoop | None, bool]
+#: a work to run in the open transaction: its future, the work, whether in a savepoint
+Entry = tuple[Waiter, Work, bool]
 Outcomes = list[tuple[Waiter, Any, BaseException | None]]
 
 __all__ = ["Commit", "CommitQueue"]
@@ -95,18 +99,25 @@ class CommitQueue:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """Queue ``work`` to run on the writer thread."""
+    def submit(
+        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+    ) -> Future[T]:
+        """Queue ``work`` to run on the writer thread. ``savepoint=False``: the work changes
+        nothing when it raises (a single statement, say, or one that takes its own savepoint
+        when it needs one), so it runs without a savepoint of its own."""
         future: Future[T] = Future()
-        self._put((future, work, None))
+        self._put((future, work, None, savepoint))
         return future
 
-    def submit_here(self, work: Callable[[sqlite3.Connection], T]) -> Commit[T]:
+    def submit_here(
+        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+    ) -> Commit[T]:
         """Queue ``work`` to run on the event loop running in this thread, when the writer
-        hands it the open transaction. For small works only: the loop waits while they run."""
+        hands it the open transaction. For small works only: the loop waits while they run.
+        ``savepoint`` as for ``submit``."""
         loop = asyncio.get_running_loop()
         commit: Commit[T] = Commit(loop=loop)
-        self._put((commit, work, loop))
+        self._put((commit, work, loop, savepoint))
         return commit
 
     def _put(self, item: Item) -> None:
@@ -162,7 +173,7 @@ class CommitQueue:
                 _resolve(outcomes)
             except BaseException as exc:  # the connection itself failed: fail the batch
                 error = self._translate(exc)
-                _resolve([(future, None, error) for future, _, _ in live])
+                _resolve([(future, None, error) for future, *_ in live])
         if conn is not None:
             conn.close()
         if turn is not None:
@@ -171,10 +182,11 @@ class CommitQueue:
     def _apply(self, conn: sqlite3.Connection, batch: list[Item]) -> Outcomes:
         """Run the batch in one transaction (each loop's works on that loop, the others
         here); each work's result or error, once committed."""
-        here: list[tuple[Waiter, Work]] = []
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Work]]] = {}
-        for future, work, loop in batch:
-            (here if loop is None else by_loop.setdefault(loop, [])).append((future, work))
+        here: list[Entry] = []
+        by_loop: dict[asyncio.AbstractEventLoop, list[Entry]] = {}
+        for future, work, loop, savepoint in batch:
+            entry = (future, work, savepoint)
+            (here if loop is None else by_loop.setdefault(loop, [])).append(entry)
         outcomes: Outcomes = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -192,7 +204,7 @@ class CommitQueue:
         self,
         loop: asyncio.AbstractEventLoop,
         conn: sqlite3.Connection,
-        works: list[tuple[Waiter, Work]],
+        works: list[Entry],
     ) -> Outcomes:
         """Lend the connection to ``loop`` to run ``works``; run them here if it is closed or
         does not start within ``loop_patience``."""
@@ -207,19 +219,25 @@ class CommitQueue:
         loan.finished.wait()
         return loan.result()
 
-    def _apply_works(self, conn: sqlite3.Connection, works: list[tuple[Waiter, Work]]) -> Outcomes:
-        """Each work inside its own savepoint of the open transaction."""
+    def _apply_works(self, conn: sqlite3.Connection, works: list[Entry]) -> Outcomes:
+        """Each work in the open transaction, inside its own savepoint unless it needs none.
+        A transaction SQLite has rolled back by itself (a full disk, say) fails them all."""
         outcomes: Outcomes = []
-        for future, work in works:
-            conn.execute("SAVEPOINT work")
+        for future, work, savepoint in works:
+            if savepoint:
+                conn.execute("SAVEPOINT work")
             try:
                 result = work(conn)
             except Exception as exc:
-                conn.execute("ROLLBACK TO work")
-                conn.execute("RELEASE work")
+                if not conn.in_transaction:
+                    raise
+                if savepoint:
+                    conn.execute("ROLLBACK TO work")
+                    conn.execute("RELEASE work")
                 outcomes.append((future, None, self._translate(exc)))
             else:
-                conn.execute("RELEASE work")
+                if savepoint:
+                    conn.execute("RELEASE work")
                 outcomes.append((future, result, None))
         return outcomes
 

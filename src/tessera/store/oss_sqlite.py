@@ -59,6 +59,14 @@ _UPSERT_OBJECT = (
     " :etag, :crc64, :last_modified, :object_type, :content_type, :acl, :storage_class,"
     " :user_meta, :cache_control, :content_disposition, :content_encoding, :expires)"
 )
+#: a new key's row and inline body in one statement (migration 0004: a view's trigger)
+_INSERT_NEW_OBJECT = (
+    "INSERT INTO oss_new_objects (bucket, object_key, blob_id, size, etag, crc64, last_modified,"
+    " object_type, content_type, acl, storage_class, user_meta, cache_control,"
+    " content_disposition, content_encoding, expires, data) VALUES (:bucket, :key, :blob_id,"
+    " :size, :etag, :crc64, :last_modified, :object_type, :content_type, :acl, :storage_class,"
+    " :user_meta, :cache_control, :content_disposition, :content_encoding, :expires, :data)"
+)
 _INSERT_UPLOAD = (
     "INSERT INTO oss_uploads (bucket, object_key, upload_id, initiated, owner_account_id,"
     " content_type, acl, storage_class, user_meta, cache_control, content_disposition,"
@@ -492,7 +500,7 @@ class SqliteOssStore(SqliteConnections):
         body: bytes | None = None,
     ) -> str | None:
         work = _put_object_work(meta, if_absent, expect_blob_id, body)
-        return self._submit(work).result()
+        return self._submit(work, savepoint=False).result()
 
     def submit_put_object(
         self,
@@ -504,7 +512,8 @@ class SqliteOssStore(SqliteConnections):
     ) -> Commit[str | None]:
         # the work runs on the loop, in the writer's open transaction: a few statements, and
         # no GIL traded per statement with the writer
-        return self._submit_here(_put_object_work(meta, if_absent, expect_blob_id, body))
+        work = _put_object_work(meta, if_absent, expect_blob_id, body)
+        return self._submit_here(work, savepoint=False)
 
     def read_inline(self, blob_id: str) -> bytes | None:
         row = self._one(_SELECT_INLINE, (blob_id,))
@@ -709,16 +718,36 @@ class SqliteOssStore(SqliteConnections):
 def _put_object_work(
     meta: ObjectMeta, if_absent: bool, expect_blob_id: str | None, body: bytes | None
 ) -> Callable[[sqlite3.Connection], str | None]:
-    """PutObject's statements: the row (and an inline ``body``); the blob file it frees."""
+    """PutObject's statements: the row (and an inline ``body``); the blob file it frees. It
+    changes nothing when it raises (run without the queue's savepoint): a new key is one
+    statement (``oss_new_objects``), anything else runs in a savepoint of its own."""
+    params = _object_params(meta)
 
     def work(conn: sqlite3.Connection) -> str | None:
-        old = _check_expectations(conn, meta, if_absent, expect_blob_id)
-        conn.execute(_UPSERT_OBJECT, _object_params(meta))
-        if body is not None:
-            conn.execute(_INSERT_INLINE, (meta.blob_id, body))
-        if old is None:  # a new key: nothing to free
-            return None
-        released = _freed(conn, [old])
+        if expect_blob_id is None:
+            try:
+                conn.execute(_INSERT_NEW_OBJECT, {**params, "data": body})
+                return None  # a new key: nothing to free
+            except sqlite3.IntegrityError as exc:
+                if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+                    raise NotFound("Bucket", meta.bucket) from None
+                if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+                    raise
+                if if_absent:
+                    raise AlreadyExists("Object", meta.key) from None
+        conn.execute("SAVEPOINT put_object")
+        try:
+            old = _check_expectations(conn, meta, if_absent, expect_blob_id)
+            conn.execute(_UPSERT_OBJECT, params)
+            if body is not None:
+                conn.execute(_INSERT_INLINE, (meta.blob_id, body))
+            released = [] if old is None else _freed(conn, [old])
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO put_object")
+                conn.execute("RELEASE put_object")
+            raise
+        conn.execute("RELEASE put_object")
         return released[0] if released else None
 
     return work

@@ -195,15 +195,21 @@ class SqliteConnections:
             conn.set_trace_callback(self._on_statement)
         return conn
 
-    def _submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+    def _submit(
+        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+    ) -> Future[T]:
         """Run ``work(conn)`` on the writer thread in a shared write transaction (group
-        commit); the future resolves once that transaction is durably committed."""
-        return self._commit_queue().submit(work)
+        commit); the future resolves once that transaction is durably committed.
+        ``savepoint=False`` for a work that changes nothing when it raises
+        (``CommitQueue.submit``)."""
+        return self._commit_queue().submit(work, savepoint=savepoint)
 
-    def _submit_here(self, work: Callable[[sqlite3.Connection], T]) -> Commit[T]:
+    def _submit_here(
+        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+    ) -> Commit[T]:
         """``_submit`` from an event loop: ``work`` runs on the loop running in this thread,
         in the writer's open transaction (small works only, ``CommitQueue.submit_here``)."""
-        return self._commit_queue().submit_here(work)
+        return self._commit_queue().submit_here(work, savepoint=savepoint)
 
     def _commit_queue(self) -> CommitQueue:
         with self._guard:
