@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, TypeVar
@@ -134,30 +134,50 @@ class OssRequest:
 
     async def body_chunks(self, limit: int = MAX_OBJECT_BYTES) -> AsyncIterator[bytes]:
         """The request body as it arrives, refusing more than ``limit`` bytes."""
-        declared = self.declared_length()
-        if declared is not None and declared > limit:
-            raise RequestTooLarge(limit)
-        if declared == 0 or (declared is None and "transfer-encoding" not in self.headers):
+        if not self._has_body(limit):
             return
         size = 0
         while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":  # the client left mid-body: never a
-                # complete body (a truncated upload must not be stored as if it were whole)
-                raise InvalidArgument(
-                    "Content-Length", message="The request body ended before Content-Length."
-                )
-            chunk: bytes = message.get("body", b"")
+            chunk, more = _chunk_of(await self.receive())
             size += len(chunk)
             if size > limit:
                 raise RequestTooLarge(limit)
             if chunk:
                 yield chunk
-            if not message.get("more_body", False):
+            if not more:
                 return
 
     async def read_body(self, limit: int) -> bytes:
-        return b"".join([chunk async for chunk in self.body_chunks(limit)])
+        """The whole body, refusing more than ``limit`` bytes; ``body_chunks`` without an
+        async generator (a small body is one message, read on every small PUT)."""
+        if not self._has_body(limit):
+            return b""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk, more = _chunk_of(await self.receive())
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge(limit)
+            chunks.append(chunk)
+            if not more:
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _has_body(self, limit: int) -> bool:
+        declared = self.declared_length()
+        if declared is not None and declared > limit:
+            raise RequestTooLarge(limit)
+        return declared != 0 and (declared is not None or "transfer-encoding" in self.headers)
+
+
+def _chunk_of(message: Mapping[str, Any]) -> tuple[bytes, bool]:
+    """A body message's bytes and whether more follow."""
+    if message["type"] == "http.disconnect":  # the client left mid-body: never a complete
+        # body (a truncated upload must not be stored as if it were whole)
+        raise InvalidArgument(
+            "Content-Length", message="The request body ended before Content-Length."
+        )
+    return message.get("body", b""), message.get("more_body", False)
 
 
 @dataclass(slots=True)

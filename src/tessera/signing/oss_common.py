@@ -293,9 +293,8 @@ def split_auth_fields(rest: str, separator: str, allowed: tuple[str, ...]) -> di
     return fields
 
 
-def uri_encode(text: str) -> str:
-    """RFC 3986: ``A-Z a-z 0-9 - _ . ~`` stay, every other UTF-8 byte is ``%XX`` (``/`` too)."""
-    return percent_encode(text)
+#: RFC 3986: ``A-Z a-z 0-9 - _ . ~`` stay, every other UTF-8 byte is ``%XX`` (``/`` too)
+uri_encode = percent_encode
 
 
 def uri_encode_path(path: str) -> str:
