@@ -220,6 +220,7 @@ class SqliteConnections:
                     self._new_connection,
                     as_tessera_error,
                     lock_path=self._path + "-commit.lock",
+                    log_path=self._path + "-wal",
                     name=f"tessera-commit-{os.path.basename(self._path)}",
                 )
             return self._commits

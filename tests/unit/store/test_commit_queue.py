@@ -15,9 +15,9 @@ import itertools
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,17 +50,30 @@ class Writer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.statements: list[str] = []
+        self.traced: list[tuple[str, int]] = []  # each statement and the thread it ran on
         self.connections: list[sqlite3.Connection] = []
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.set_trace_callback(self.statements.append)
+        conn.set_trace_callback(self._trace)
         self.connections.append(conn)
         return conn
 
+    def _trace(self, statement: str) -> None:
+        self.statements.append(statement)
+        self.traced.append((statement, threading.get_ident()))
+
+    def clear(self) -> None:
+        self.statements.clear()
+        self.traced.clear()
+
     def count(self, statement: str) -> int:
         return sum(1 for s in self.statements if s.strip().upper() == statement)
+
+    def ran_on(self, statement: str) -> list[int]:
+        """The threads ``statement`` ran on, in order."""
+        return [t for s, t in self.traced if s.strip().upper() == statement]
 
 
 class Gate:
@@ -111,13 +124,33 @@ def thread_name() -> str:
     return f"test-commit-{next(_names)}"
 
 
+def open_queue(writer: Writer, **options: Any) -> CommitQueue:
+    """A queue on the test database as the SQLite stores open theirs: a turn to take between
+    processes, and the write-ahead log's path (loops sync it after their commits)."""
+    options.setdefault("lock_path", f"{writer.path}-commit.lock")
+    options.setdefault("log_path", f"{writer.path}-wal")
+    return CommitQueue(writer.connect, as_tessera_error, name=thread_name(), **options)
+
+
 @pytest.fixture
 def queue(writer: Writer) -> Iterator[CommitQueue]:
-    opened = CommitQueue(writer.connect, as_tessera_error, name=thread_name())
+    opened = open_queue(writer)
     try:
         yield opened
     finally:
         opened.close()
+
+
+@contextmanager
+def turn_held_elsewhere(writer: Writer) -> Iterator[Callable[[], None]]:
+    """The turn taken by another process's writer (another descriptor of the lock file);
+    yields the function that gives it back."""
+    other = os.open(f"{writer.path}-commit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        yield lambda: fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
 
 
 def committed(db: Path) -> set[str]:
@@ -366,11 +399,9 @@ def insert_noting_thread(name: str, threads: dict[str, int]) -> Callable[[sqlite
     return work
 
 
-def test_loop_works_run_on_their_loop_inside_the_writers_transaction(
-    writer: Writer, queue: CommitQueue
-) -> None:
-    """Works submitted from a loop run on that loop's thread, in the same transaction (one
-    COMMIT) as the writer's own works queued beside them; a raising one rolls back alone."""
+def test_loop_works_are_committed_by_their_loop(writer: Writer, queue: CommitQueue) -> None:
+    """Works a loop submits in one pass run on that loop's thread, in one transaction it
+    begins and commits; a raising one rolls back alone; a thread's work goes to the writer."""
     threads: dict[str, int] = {}
 
     def boom(conn: sqlite3.Connection) -> str:
@@ -378,81 +409,102 @@ def test_loop_works_run_on_their_loop_inside_the_writers_transaction(
         raise ValueError("boom")
 
     async def main() -> tuple[int, list[Any]]:
-        gate = Gate()
-        gate_future = gate.hold(queue)
-        writer.statements.clear()
+        writer.clear()
         on_loop = [queue.submit_here(insert_noting_thread(name, threads)) for name in ("l1", "l2")]
         raising = queue.submit_here(boom)
         on_writer = queue.submit(insert_noting_thread("w1", threads))
-        gate.open()
         results = [await f for f in on_loop] + [await asyncio.wrap_future(on_writer)]
         with pytest.raises(ValueError, match="boom"):
             await raising
-        assert gate_future.result(WAIT) == "gate"
         return threading.get_ident(), results
 
     loop_thread, results = asyncio.run(main())
+    writer_thread = queue._thread.ident
     assert results == ["l1", "l2", "w1"]
     assert threads["l1"] == threads["l2"] == loop_thread
-    assert threads["w1"] != loop_thread
-    assert writer.count("BEGIN IMMEDIATE") == 1
-    assert writer.count("COMMIT") == 2  # the gate's, then one for the loop's and the writer's
+    assert threads["w1"] == writer_thread
+    # both loop works in one transaction of the loop's (the writer may also have waited for
+    # the turn on the loop's behalf, if the loop found it taken by the writer's own work)
+    assert writer.ran_on("BEGIN IMMEDIATE").count(loop_thread) == 1
+    assert writer.ran_on("COMMIT").count(loop_thread) == 1
     assert committed(writer.path) == {"l1", "l2", "w1"}
 
 
-def test_a_loop_that_does_not_take_its_turn_has_its_works_run_by_the_writer(
-    writer: Writer,
+def test_a_loop_commit_is_reported_only_once_the_log_is_synced(
+    writer: Writer, queue: CommitQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A blocked loop (here until the row is committed) never runs the callback that lends
-    it the connection: after ``loop_patience`` the writer runs the work itself, and the
-    callback, when it comes, does nothing; the outcome still reaches the loop."""
-    queue = CommitQueue(writer.connect, as_tessera_error, loop_patience=0.05, name=thread_name())
+    """The loop's connection commits without a sync (``synchronous = NORMAL``); the loop
+    then fsyncs the ``-wal`` file itself, and only then resolves the works' futures."""
+    synced: list[tuple[str, bool]] = []
+    waiting: list[Commit[str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), any(f.done() for f in waiting)))
+        real_fsync(fd)
+
+    async def main() -> str:
+        waiting.append(queue.submit_here(insert("l1")))
+        monkeypatch.setattr(os, "fsync", fsync)
+        return await waiting[0]
+
+    assert asyncio.run(main()) == "l1"
+    assert synced == [(f"{writer.path}-wal", False)]  # once, before anyone was told
+    loop_connection = writer.connections[-1]
+    assert loop_connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert loop_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    assert committed(writer.path) == {"l1"}
+
+
+def test_a_busy_turn_keeps_the_loop_waiting_without_running_its_work(
+    writer: Writer, queue: CommitQueue
+) -> None:
+    """Another process's writer holds the turn: the loop, which never waits for it, runs
+    nothing; once the turn is free, the writer wakes the loop, which commits the work."""
     threads: dict[str, int] = {}
-    try:
 
-        async def blocked() -> str:
-            commit = queue.submit_here(insert_noting_thread("late", threads))
-            deadline = time.monotonic() + WAIT
-            while committed(writer.path) != {"late"} and time.monotonic() < deadline:
-                time.sleep(0.01)  # blocks the loop: its callback cannot run
-            return await commit  # now it runs, and must find the turn taken
+    async def main(give_back: Callable[[], None]) -> tuple[int, str]:
+        commit = queue.submit_here(insert_noting_thread("late", threads))
+        await asyncio.sleep(0.3)
+        assert not commit.done() and "late" not in threads  # found it busy, ran nothing
+        give_back()
+        return threading.get_ident(), await commit
 
-        assert asyncio.run(blocked()) == "late"
-        assert threads["late"] == queue._thread.ident
-        assert committed(writer.path) == {"late"}
-        assert writer.count("INSERT INTO ITEMS (NAME) VALUES ('LATE')") == 1
-    finally:
-        queue.close()
+    with turn_held_elsewhere(writer) as give_back:
+        loop_thread, result = asyncio.run(main(give_back))
+    assert result == "late"
+    assert threads["late"] == loop_thread
+    assert committed(writer.path) == {"late"}
 
 
-def test_a_closed_loops_works_are_run_by_the_writer(writer: Writer, queue: CommitQueue) -> None:
-    threads: dict[str, int] = {}
-    gate = Gate()
-    gate_future = gate.hold(queue)
+def test_a_stopped_loops_uncommitted_works_are_dropped(writer: Writer) -> None:
+    """Works of a loop that stops while it waits for the turn are never committed: the loop
+    alone could have told their callers. Nothing waits for them, closing included."""
+    queue = open_queue(writer)
     loop = asyncio.new_event_loop()
 
     async def submit() -> Commit[str]:
-        return queue.submit_here(insert_noting_thread("orphan", threads))
+        commit = queue.submit_here(insert("orphan"))
+        await asyncio.sleep(0.1)  # the loop tries, finds the turn busy, waits for the writer
+        return commit
 
-    commit = loop.run_until_complete(submit())
-    loop.close()
-    gate.open()
-    assert gate_future.result(WAIT) == "gate"
-    assert queue.submit(insert("after")).result(WAIT) == "after"  # the writer lives on
-    assert threads["orphan"] == queue._thread.ident
-    assert committed(writer.path) == {"orphan", "after"}
-    assert not commit.done()  # nobody is left to tell
+    with turn_held_elsewhere(writer) as give_back:
+        commit = loop.run_until_complete(submit())
+        loop.close()
+        give_back()
+    assert queue.submit(insert("after")).result(WAIT) == "after"  # the writer goes on
+    queue.close()
+    assert not commit.done()
+    assert committed(writer.path) == {"after"}
 
 
 def test_a_commit_outlives_the_cancellation_of_its_awaiter(
     writer: Writer, queue: CommitQueue
 ) -> None:
     """A task cancelled while it awaits a Commit is cancelled only once the commit is
-    delivered (the work may be in the open transaction already), and can read its outcome."""
-    gate = Gate()
-    gate_future = gate.hold(queue)
+    delivered (the work may be committed already), and can read its outcome."""
 
-    async def main() -> tuple[bool, str]:
+    async def main(give_back: Callable[[], None]) -> tuple[bool, str]:
         commit = queue.submit_here(insert("kept"))
 
         async def awaiter() -> str:
@@ -464,21 +516,22 @@ def test_a_commit_outlives_the_cancellation_of_its_awaiter(
         task.cancel()
         await asyncio.sleep(0.05)
         still_waiting = not task.done()  # the cancellation waits for the commit
-        gate.open()
+        give_back()
         with pytest.raises(asyncio.CancelledError):
             await task
         return still_waiting, commit.result()
 
-    assert asyncio.run(main()) == (True, "kept")
-    assert gate_future.result(WAIT) == "gate"
+    with turn_held_elsewhere(writer) as give_back:
+        assert asyncio.run(main(give_back)) == (True, "kept")
     assert committed(writer.path) == {"kept"}
 
 
-def test_a_connection_failure_on_the_loop_fails_the_whole_batch(
+def test_a_connection_failure_on_the_loop_fails_its_whole_commit(
     writer: Writer, queue: CommitQueue
 ) -> None:
-    """Not a work's own error: the connection itself failing under the loop's works
-    (here its savepoint cannot be taken) fails every work of the batch, the writer's too."""
+    """Not a work's own error: the loop's connection failing under its works (here its
+    savepoints refused) fails every work of that commit; the next commit gets a fresh
+    connection, and the writer's works are not concerned."""
 
     def break_savepoints(conn: sqlite3.Connection) -> str:
         def refuse(action: int, *_: object) -> int:
@@ -493,25 +546,36 @@ def test_a_connection_failure_on_the_loop_fails_the_whole_batch(
         except Exception as exc:
             return exc
 
-    async def main() -> list[str | BaseException]:
-        gate = Gate()
-        gate_future = gate.hold(queue)
+    async def main() -> tuple[list[str | BaseException], str]:
         futures = [
             queue.submit_here(break_savepoints),
             queue.submit_here(insert("l1")),
             queue.submit(insert("w1")),
         ]
-        gate.open()
         outcomes = [await outcome(f) for f in futures]
-        assert gate_future.result(WAIT) == "gate"
-        return outcomes
+        return outcomes, await queue.submit_here(insert("l2"))
 
-    outcomes = asyncio.run(main())
-    assert all(isinstance(o, InternalError) for o in outcomes), outcomes
-    assert committed(writer.path) == set()
-    for conn in writer.connections:
-        conn.set_authorizer(None)
-    assert queue.submit(insert("after")).result(WAIT) == "after"
+    outcomes, later = asyncio.run(main())
+    assert [type(o) for o in outcomes[:2]] == [InternalError, InternalError], outcomes
+    assert outcomes[2] == "w1" and later == "l2"
+    assert committed(writer.path) == {"w1", "l2"}
+
+
+def test_loop_commits_are_checkpointed_off_the_loop_every_so_many(writer: Writer) -> None:
+    queue = open_queue(writer, checkpoint_every=3)
+
+    async def main() -> int:
+        for name in ("a", "b", "c", "d", "e", "f", "g"):
+            await queue.submit_here(insert(name))
+        return threading.get_ident()
+
+    try:
+        loop_thread = asyncio.run(main())
+    finally:
+        queue.close()
+    checkpoints = writer.ran_on("PRAGMA WAL_CHECKPOINT(PASSIVE)")
+    assert len(checkpoints) == 2 and loop_thread not in checkpoints
+    assert committed(writer.path) == set("abcdefg")
 
 
 # ---- cancellation, visibility, close -----------------------------------------------------------
@@ -634,7 +698,10 @@ async def submit_from_a_loop(store: SqliteOssStore, meta: ObjectMeta) -> Commit[
     return store.submit_put_object(meta, body=b"hi")
 
 
-def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: Path) -> None:
+def test_store_writes_commit_through_its_queue(tmp_path: Path) -> None:
+    """A PutObject from a loop is one statement in a transaction of the loop's own
+    connection (``synchronous = NORMAL``: the loop syncs the log); the writer's connection
+    and the readers' keep ``FULL``."""
     statements: list[str] = []
     store = open_sqlite_oss_store(tmp_path / "tessera.db", on_statement=statements.append)
     meta = small_object("k", "0" * 32)
@@ -643,12 +710,12 @@ def test_store_writes_commit_through_the_queue_with_synchronous_full(tmp_path: P
         statements.clear()
         assert asyncio.run(put_from_a_loop(store, meta)) is None
         assert store.read_inline("0" * 32) == b"hi"
-        # a queued work, a new key: one statement between the queue's BEGIN and COMMIT (the
-        # trace repeats it for each statement of the view's trigger), no savepoint
+        # the loop's new connection, then a new key: one statement between BEGIN and COMMIT
+        # (the trace repeats it for each statement of the view's trigger), no savepoint
         traced = [s.partition(" (")[0] for s in statements]
-        commit = traced.index("COMMIT")
-        assert traced[0] == "BEGIN IMMEDIATE"
-        assert set(traced[1:commit]) == {"INSERT INTO oss_new_objects"}
+        begin, commit = traced.index("BEGIN IMMEDIATE"), traced.index("COMMIT")
+        assert "PRAGMA synchronous = NORMAL" in traced[:begin]
+        assert set(traced[begin + 1 : commit]) == {"INSERT INTO oss_new_objects"}
         writer_level = store._submit(lambda conn: conn.execute("PRAGMA synchronous").fetchone())
         assert writer_level.result(WAIT)[0] == 2  # FULL, on the writer's connection
         assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2
