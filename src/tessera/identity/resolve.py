@@ -29,11 +29,13 @@ from tessera.errors import (
 from tessera.identity.model import Caller, IdentityType
 from tessera.policy import NamedPolicy, load_policy
 from tessera.store.base import IdentityStore, Role
-from tessera.sts.tokens import TokenService, key_id_of
+from tessera.sts.tokens import SessionClaims, TokenService, key_id_of
 
 STS_PREFIX = "STS."
 LAST_USED_RESOLUTION = 60.0
 KEYRING_RELOAD_INTERVAL = 5.0
+#: tokens whose caller is remembered (``Authenticator._session``); beyond, all are forgotten
+SESSION_CACHE_SIZE = 4096
 
 log = logging.getLogger("tessera.identity")
 
@@ -97,6 +99,9 @@ class Authenticator:
         self._keys = TtlCache(cache_seconds)
         self._roles = TtlCache(cache_seconds)
         self._last_touch: dict[str, float] = {}
+        #: the caller of each recently seen token, kept with the claims it was made from: a
+        #: token's requests share one (checks of expiry and role still run every time)
+        self._sessions: dict[str, tuple[SessionClaims, Authenticated]] = {}
         self._toucher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-last-used")
 
     def close(self) -> None:
@@ -105,6 +110,7 @@ class Authenticator:
     def invalidate(self) -> None:
         self._keys.clear()
         self._roles.clear()
+        self._sessions.clear()
 
     def authenticate(
         self, access_key_id: str, security_token: str | None, now: float
@@ -162,6 +168,9 @@ class Authenticator:
         )
         if role_id != claims.role_id:
             raise SecurityTokenInvalid("The role of this SecurityToken no longer exists.")
+        known = self._sessions.get(token)
+        if known is not None and known[0] is claims:  # the same opened token: the same caller
+            return known[1]
         caller = Caller(
             IdentityType.ASSUMED_ROLE,
             claims.account_id,
@@ -174,7 +183,11 @@ class Authenticator:
             source_identity=claims.source_identity,
         )
         # by the token's text: the derived secret is cached with the opened token
-        return Authenticated(caller, self._tokens.secret_for(token))
+        found = Authenticated(caller, self._tokens.secret_for(token))
+        if len(self._sessions) >= SESSION_CACHE_SIZE:
+            self._sessions.clear()
+        self._sessions[token] = (claims, found)
+        return found
 
     def _reload_keyring_for(self, token: str) -> bool:
         """A token sealed with a key this node has not loaded (another node rotated the

@@ -93,6 +93,7 @@ class V4Authorization:
     expires: str = ""
 
 
+@functools.lru_cache(maxsize=1024)  # a client signs with one credential scope a day
 def parse_credential(credential: str) -> tuple[str, str, str]:
     """``<AK>/<yyyymmdd>/<region>/oss/aliyun_v4_request`` to ``(AK, yyyymmdd, region)``."""
     parts = credential.rsplit("/", 4)
@@ -139,13 +140,35 @@ def parse_authorization(header: str) -> V4Authorization:
     return V4Authorization(access_key_id, date, region, additional, provided)
 
 
-def _single(query_pairs: Sequence[tuple[str, str]], name: str, *, required: bool = True) -> str:
-    values = [value for key, value in query_pairs if key == name]
-    if len(values) > 1:
-        raise IncompleteSignature(f"query parameter {name} appears twice")
-    if required and (not values or not values[0]):
+#: the V4 parameters of a presigned URL (each at most once)
+_PRESIGNED_FIELDS = frozenset(
+    {
+        "x-oss-signature-version",
+        "x-oss-credential",
+        "x-oss-date",
+        "x-oss-expires",
+        "x-oss-additional-headers",
+        "x-oss-signature",
+    }
+)
+
+
+def _presigned_fields(query_pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The V4 parameters among ``query_pairs``, in one pass; a repeated one is refused."""
+    fields: dict[str, str] = {}
+    for name, value in query_pairs:
+        if name in _PRESIGNED_FIELDS:
+            if name in fields:
+                raise IncompleteSignature(f"query parameter {name} appears twice")
+            fields[name] = value
+    return fields
+
+
+def _field(fields: Mapping[str, str], name: str, *, required: bool = True) -> str:
+    value = fields.get(name, "")
+    if required and not value:
         raise IncompleteSignature(f"presigned URL is missing {name}")
-    return values[0] if values else ""
+    return value
 
 
 def parse_presigned(query_pairs: Sequence[tuple[str, str]]) -> V4Authorization:
@@ -154,17 +177,18 @@ def parse_presigned(query_pairs: Sequence[tuple[str, str]]) -> V4Authorization:
     The scope date must be the date of ``x-oss-date``; ``x-oss-expires`` stays unchecked text
     (``oss_common.check_presigned_v4_expiry`` judges it).
     """
-    if _single(query_pairs, "x-oss-signature-version") != ALGORITHM:
+    fields = _presigned_fields(query_pairs)
+    if _field(fields, "x-oss-signature-version") != ALGORITHM:
         raise IncompleteSignature(f"x-oss-signature-version is not {ALGORITHM}")
-    access_key_id, date, region = parse_credential(_single(query_pairs, "x-oss-credential"))
-    request_time = _single(query_pairs, "x-oss-date")
+    access_key_id, date, region = parse_credential(_field(fields, "x-oss-credential"))
+    request_time = _field(fields, "x-oss-date")
     if request_time[:8] != date:
         raise IncompleteSignature("x-oss-credential date differs from x-oss-date")
-    expires = _single(query_pairs, "x-oss-expires")
+    expires = _field(fields, "x-oss-expires")
     additional = parse_additional_headers(
-        _single(query_pairs, "x-oss-additional-headers", required=False)
+        _field(fields, "x-oss-additional-headers", required=False)
     )
-    provided = _hex_signature(_single(query_pairs, "x-oss-signature"))
+    provided = _hex_signature(_field(fields, "x-oss-signature"))
     return V4Authorization(access_key_id, date, region, additional, provided, request_time, expires)
 
 
