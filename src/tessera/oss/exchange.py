@@ -123,8 +123,11 @@ class OssRequest:
         return Owner(account, account)
 
     def declared_length(self) -> int | None:
-        text = self.headers.get("content-length", "").strip()
-        return int(text) if text.isdigit() else None
+        text = self.headers.get("content-length", "")
+        if text.isdecimal():  # the common form, as sent (ASCII digits: headers are latin-1)
+            return int(text)
+        text = text.strip()
+        return int(text) if text.isdecimal() else None
 
     def require_length(self) -> None:
         """Object content needs a declared size: ``Content-Length`` or chunked transfer

@@ -294,11 +294,16 @@ def check_conditions(headers: Mapping[str, str], etag: str, modified: float) -> 
         raise NotModified()
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _bounds(spec: str, size: int, standard: bool) -> tuple[int, int] | None:
     first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or last.isdigit()):
+    if not dash or not (_digits(first) or _digits(last)):
         return None
-    if (first and not first.isdigit()) or (last and not last.isdigit()):
+    if (first and not _digits(first)) or (last and not _digits(last)):
         return None
     if not first:  # suffix: the last N bytes
         count = int(last)
@@ -331,7 +336,7 @@ def parse_range(header: str | None, size: int, *, standard: bool) -> tuple[int, 
 
 def _starts_past_end(spec: str, size: int) -> bool:
     first = spec.strip().partition("-")[0]
-    return first.isdigit() and int(first) >= size
+    return _digits(first) and int(first) >= size
 
 
 def object_headers(meta: ObjectMeta, params: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -166,7 +166,7 @@ class CompletedPart:
 
 def _completed_part(node: Element) -> CompletedPart:
     number = _text(node, "PartNumber").strip()
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # isdigit alone takes "²"
         raise MalformedXML("PartNumber must be an integer")
     return CompletedPart(int(number), _text(node, "ETag").strip().strip('"'))
 
