@@ -97,7 +97,7 @@ class Gate:
         self._store = store
         self._policies = policies
 
-    async def check(
+    def check(
         self,
         req: OssRequest,
         facts: RequestFacts,

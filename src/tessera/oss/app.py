@@ -332,7 +332,7 @@ class OssApp:
         self, req: OssRequest, scope: MutableMapping[str, Any], record: AccessRecord
     ) -> OssResponse:
         record.action = req.route.action or req.route.operation
-        req.caller = await self._authenticate(req, record)
+        req.caller = self._authenticate(req, record)
         operation = req.route.operation
         if req.address.bucket is not None and operation != "PutBucket":
             # point reads, inline; an object read gets its bucket and row in one statement
@@ -346,7 +346,7 @@ class OssApp:
             if req.bucket is None:
                 raise NotFound("Bucket", req.address.bucket)
         source, keys = await self._subjects(req)
-        await self._gate.check(req, self._facts(scope, req), record, source=source, keys=keys)
+        self._gate.check(req, self._facts(scope, req), record, source=source, keys=keys)
         return await OPERATIONS[operation](self._ctx, req)
 
     async def _subjects(self, req: OssRequest) -> tuple[CopySource | None, tuple[str, ...]]:
@@ -378,7 +378,7 @@ class OssApp:
             access_key_id=req.caller.access_key_id if req.caller else None,
         )
 
-    async def _authenticate(self, req: OssRequest, record: AccessRecord) -> Caller | None:
+    def _authenticate(self, req: OssRequest, record: AccessRecord) -> Caller | None:
         try:
             scheme = oss_common.classify(req.method, req.query, req.headers)
             if scheme is AuthScheme.ANONYMOUS:
