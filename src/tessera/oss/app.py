@@ -117,8 +117,10 @@ def _signature_parts(
     query: Query,
     headers: Mapping[str, str],
     region: str,
+    raw_query: str = "",
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
-    """(AccessKeyId, provided signature, verify(secret), time check(now)) for the scheme."""
+    """(AccessKeyId, provided signature, verify(secret), time check(now)) for the scheme;
+    ``raw_query`` is the query string as sent (V4 signs it canonically encoded)."""
     bucket, key = address.bucket, address.key
     if scheme is AuthScheme.V1_HEADER or scheme is AuthScheme.V1_QUERY:
         return _v1_parts(scheme, method, bucket, key, query, headers)
@@ -146,7 +148,7 @@ def _signature_parts(
             verify2,
             _expiry_or_skew(auth2.expires, headers),
         )
-    return _v4_parts(scheme, method, address, query, headers, region)
+    return _v4_parts(scheme, method, address, query, headers, region, raw_query)
 
 
 def _presigned_read(scheme: AuthScheme, req: OssRequest) -> Hashable | None:
@@ -210,6 +212,7 @@ def _v4_parts(
     query: Query,
     headers: Mapping[str, str],
     region: str,
+    raw_query: str,
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
     if scheme is AuthScheme.V4_HEADER:
         auth = oss_v4.parse_authorization(headers["authorization"])
@@ -228,6 +231,7 @@ def _v4_parts(
             headers=headers,
             auth=auth,
             secret=secret,
+            raw_query=raw_query,
         )
 
     def check_time(now: float) -> None:
@@ -317,6 +321,7 @@ class OssApp:
             receive=receive,
             now=self._clock.now(),
             endpoint=self._endpoint(scope, headers, address),
+            raw_query=raw_query.decode("latin-1"),
         )
 
     def _endpoint(
@@ -387,7 +392,13 @@ class OssApp:
             if scheme is AuthScheme.POST_FORM:
                 raise NotSupported("PostObject")
             access_key_id, provided, verify, check_time = _signature_parts(
-                scheme, req.method, req.address, req.query, req.headers, self._ctx.region
+                scheme,
+                req.method,
+                req.address,
+                req.query,
+                req.headers,
+                self._ctx.region,
+                req.raw_query,
             )
         except IncompleteSignature as exc:
             # OSS answers a malformed header "Authorization header is invalid." (oss.errors)

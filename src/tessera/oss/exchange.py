@@ -97,6 +97,8 @@ class OssRequest:
     endpoint: str
     caller: Caller | None = None
     bucket: Bucket | None = None
+    #: the query string as sent (``query`` is its decoded form)
+    raw_query: str = ""
     #: GetObject / HeadObject: the object read in the same statement as the bucket, before
     #: authorization (None for other routes); an operation takes it once (``take_prefetched``)
     prefetched: Prefetched | None = None

@@ -51,6 +51,7 @@ __all__ = [
     "V4Authorization",
     "canonical_headers",
     "canonical_query",
+    "canonical_query_raw",
     "canonical_request",
     "canonical_uri",
     "hashed_payload",
@@ -207,6 +208,34 @@ def canonical_query(query_pairs: Iterable[tuple[str, str]], *, presigned: bool =
     return "&".join(f"{k}={v}" if v else k for k, v in encoded)
 
 
+#: characters of a query string that may already be canonical: unreserved ones, ``=``, ``&``
+#: and escapes (``_ESCAPE_NOT_CANONICAL`` finds the escapes that are not)
+_RAW_QUERY_CHARS = re.compile(r"[A-Za-z0-9_.~=&%-]*").fullmatch
+#: a ``%`` without two upper-case hex digits, or the escape of an unreserved byte
+_ESCAPE_NOT_CANONICAL = re.compile(
+    r"%(?![0-9A-F]{2})|%(?:2[DE]|3[0-9]|[46][1-9A-F]|[57][0-9A]|5F|7E)"
+).search
+
+
+def canonical_query_raw(raw_query: str, *, presigned: bool = False) -> str | None:
+    """``canonical_query`` straight from the query string as sent, when every name and value
+    in it is already in canonical form (as the SDKs encode them): decoding and re-encoding
+    each would give it back. ``None`` otherwise (``canonical_query`` then)."""
+    if not _RAW_QUERY_CHARS(raw_query) or _ESCAPE_NOT_CANONICAL(raw_query):
+        return None
+    pairs: list[tuple[str, str]] = []
+    for piece in raw_query.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "=" in value:  # an "=" inside a value is escaped in canonical form
+            return None
+        if not (presigned and name == "x-oss-signature"):
+            pairs.append((name, value))
+    pairs.sort()
+    return "&".join(f"{k}={v}" if v else k for k, v in pairs)
+
+
 def _is_signed(name: str, additional_headers: Sequence[str]) -> bool:
     return (
         name.startswith("x-oss-")
@@ -235,14 +264,17 @@ def canonical_request(
     additional_headers: Sequence[str],
     *,
     presigned: bool = False,
+    raw_query: str | None = None,
 ) -> str:
-    """``VERB\\nURI\\nQuery\\nCanonicalHeaders\\nAdditionalHeaders\\nHashedPayload``."""
+    """``VERB\\nURI\\nQuery\\nCanonicalHeaders\\nAdditionalHeaders\\nHashedPayload``;
+    ``raw_query``, the query string as sent, spares re-encoding it when it is canonical."""
     additional = sorted(set(additional_headers))
+    query = None if raw_query is None else canonical_query_raw(raw_query, presigned=presigned)
     return "\n".join(
         (
             method.upper(),
             canonical_uri(bucket, key),
-            canonical_query(query_pairs, presigned=presigned),
+            canonical_query(query_pairs, presigned=presigned) if query is None else query,
             canonical_headers(headers, additional),
             ";".join(additional),
             hashed_payload(headers),
@@ -291,8 +323,10 @@ def verify(
     headers: Mapping[str, str],
     auth: V4Authorization,
     secret: str,
+    raw_query: str | None = None,
 ) -> str | None:
-    """``None`` when ``auth.signature`` matches, else the server's string to sign.
+    """``None`` when ``auth.signature`` matches, else the server's string to sign
+    (``raw_query``: the query string as sent, for ``canonical_request``).
 
     Header auth (``auth.request_time == ""``) signs with the ``x-oss-date`` header, which must
     exist and carry the scope's date; presigned auth with ``auth.request_time``. Raises
@@ -305,7 +339,14 @@ def verify(
     if request_time[:8] != auth.date:
         raise IncompleteSignature("Credential date differs from x-oss-date")
     request = canonical_request(
-        method, bucket, key, query_pairs, headers, auth.additional_headers, presigned=presigned
+        method,
+        bucket,
+        key,
+        query_pairs,
+        headers,
+        auth.additional_headers,
+        presigned=presigned,
+        raw_query=raw_query,
     )
     sts = string_to_sign(request_time, scope(auth.date, auth.region), request)
     expected = signature(signing_key(secret, auth.date, auth.region), sts).encode("ascii")
