@@ -94,7 +94,7 @@ def crc64_concat(pieces: Iterable[tuple[int, int]]) -> int:
     return total
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: a frozen __init__ costs ~3x
 class Digest:
     """Size and checksums of a byte stream. ``md5`` is the raw 16 bytes."""
 
