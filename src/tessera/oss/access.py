@@ -11,6 +11,7 @@ Must not: authenticate or run operations; policy evaluation itself is ``tessera.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ __all__ = ["CopySource", "Gate", "principal_of"]
 _LISTING = frozenset({"ListObjects", "ListObjectsV2"})
 
 
+@functools.lru_cache(maxsize=4096)  # a session's requests share one Caller
 def principal_of(caller: Caller | None) -> PrincipalRef:
     if caller is None:
         return PrincipalRef.anonymous()
