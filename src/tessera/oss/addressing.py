@@ -79,6 +79,8 @@ def _bucket_label(name: str, domains: Sequence[str]) -> str | None:
 
 
 def _decode(raw: str, kind: str) -> str:
+    if "%" not in raw and raw.isascii():  # nothing to decode (most names)
+        return raw
     try:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
