@@ -319,17 +319,18 @@ class _LoopCommitter:
                 error = self._queue._translate(exc)
                 _settle([(future, None, error) for future, _, _ in works])
                 return
+            if outcomes is not None and not self._synced_at_commit:
+                try:
+                    self._sync_log()  # under the guard: ``close`` closes the descriptor
+                except OSError:  # not known to be on disk: nobody is told it is stored
+                    log.exception("fsync of %s failed", self._queue._log_path)
+                    error = InternalError("the write-ahead log could not be synced")
+                    outcomes = [(future, None, error) for future, _, _ in outcomes]
+                self._queue._committed_on_a_loop()
         if outcomes is None:  # busy: try again once the turn is free
             self._pending = works + self._pending
             self._wait_for_turn()
             return
-        if not self._synced_at_commit:
-            try:
-                self._sync_log()
-            except OSError as exc:  # not known to be on disk: nobody is told it is stored
-                error = self._queue._translate(exc)
-                outcomes = [(future, None, error) for future, _, _ in outcomes]
-            self._queue._committed_on_a_loop()
         _settle(outcomes)
 
     def _sync_log(self) -> None:

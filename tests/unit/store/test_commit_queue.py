@@ -456,6 +456,30 @@ def test_a_loop_commit_is_reported_only_once_the_log_is_synced(
     assert committed(writer.path) == {"l1"}
 
 
+def test_a_failed_sync_tells_no_caller_its_write_is_stored(
+    writer: Writer, queue: CommitQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log could not be made durable (EIO): the works committed but not synced are
+    reported failed, never stored; the next commit syncs again."""
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    async def main() -> tuple[BaseException | None, str]:
+        monkeypatch.setattr(os, "fsync", broken_fsync)
+        failed: BaseException | None = None
+        try:
+            await queue.submit_here(insert("unsynced"))
+        except Exception as exc:
+            failed = exc
+        monkeypatch.undo()
+        return failed, await queue.submit_here(insert("synced"))
+
+    failed, later = asyncio.run(main())
+    assert isinstance(failed, TesseraError), failed
+    assert later == "synced"
+
+
 def test_a_busy_turn_keeps_the_loop_waiting_without_running_its_work(
     writer: Writer, queue: CommitQueue
 ) -> None:
