@@ -142,20 +142,23 @@ def _type_of_extension(extension: str) -> str:
 def _attrs(req: OssRequest) -> ObjectAttrs:
     headers = req.headers
     content_type = headers.get("content-type") or content_type_of(req.key)
-    acl = parse_acl(
-        headers.get("x-oss-object-acl", "default"), for_object=True, header="x-oss-object-acl"
+    acl_header = headers.get("x-oss-object-acl")
+    acl = (
+        "default"
+        if acl_header is None
+        else parse_acl(acl_header, for_object=True, header="x-oss-object-acl").value
     )
     meta = tuple((k, v) for k, v in headers.items() if k.startswith(META_PREFIX))
-    size = sum(len(name) + len(value) for name, value in meta)  # header text is latin-1
-    if size > USER_META_LIMIT:
-        raise UserMetadataTooLarge(size, USER_META_LIMIT)
-    stored = {attr: headers.get(name) for attr, _, name in _STORED_HEADERS}
+    if meta:
+        size = sum(len(name) + len(value) for name, value in meta)  # header text is latin-1
+        if size > USER_META_LIMIT:
+            raise UserMetadataTooLarge(size, USER_META_LIMIT)
     return ObjectAttrs(
         content_type=content_type,
-        acl=acl.value,
+        acl=acl,
         storage_class=_storage_class(headers),
         user_meta=meta,
-        **stored,
+        **{attr: headers.get(name) for attr, _, name in _STORED_HEADERS},
     )
 
 
