@@ -186,7 +186,11 @@ async def put_object(ctx: OssContext, req: OssRequest) -> OssResponse:
             attrs=attrs,
         )
 
-    body = await _small_body(req)
+    declared = req.declared_length()
+    if declared is not None and declared <= SMALL_BODY_BYTES:  # _small_body's usual answer,
+        body: bytes | AsyncIterator[bytes] = await req.read_body(SMALL_BODY_BYTES)  # inline
+    else:
+        body = await _small_body(req)
     if isinstance(body, bytes):
         # small: the body goes inline beside the row, in one group-committed transaction;
         # the loop awaits the commit itself (no worker thread, no blob file)

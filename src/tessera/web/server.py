@@ -114,9 +114,7 @@ class TesseraApp:
         if path.startswith("/-/"):
             await self._own(scope, receive, send)
             return
-        await self._dispatch(scope, receive, send)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # the API request, here rather than in a coroutine of its own (one per request)
         headers = _header_map(scope)
         client = scope.get("client") or ("", 0)
         # the request id is the API's to choose: OSS makes its own, RPC a UUID (set below)
