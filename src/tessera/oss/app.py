@@ -107,6 +107,11 @@ _read_presigned_v4 = functools.lru_cache(maxsize=1024)(oss_v4.parse_presigned)
 def _unquote(text: str) -> str:
     if "%" not in text and "+" not in text:  # most names and many values: nothing to decode
         return text
+    return _unquote_escaped(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a session's credential scope, say, comes again and again
+def _unquote_escaped(text: str) -> str:
     return unquote_plus(text, errors="strict")
 
 
