@@ -122,18 +122,27 @@ def asgi_call(raw: bytes) -> tuple[dict[str, Any], bytes]:
     return scope, body
 
 
-async def drive(app: Any, calls: list[tuple[dict[str, Any], bytes]]) -> Counter[int]:
+async def drive(
+    app: Any, calls: list[tuple[dict[str, Any], bytes]], concurrency: int = 1
+) -> Counter[int]:
+    """Each call once, ``concurrency`` at a time, from tasks on the running loop; the
+    statuses answered."""
     statuses: Counter[int] = Counter()
-    for scope, body in calls:
+    queue = iter(calls)
 
-        async def receive(body: bytes = body) -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
+    async def worker() -> None:
+        for scope, body in queue:
 
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                statuses[message["status"]] += 1
+            async def receive(body: bytes = body) -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
 
-        await app(scope, receive, send)
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    statuses[message["status"]] += 1
+
+            await app(scope, receive, send)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
 
 

@@ -18,7 +18,6 @@ Run: ``python bench/profile_oss.py put|get [--requests N] [--rounds R] [--profil
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import cProfile
 import io
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assume_role import start_tessera
 from hello_apps import BODY_4K
 from oss import put_small_objects, tessera_presigner, url_request
-from profile_assume_role import asgi_call
+from profile_assume_role import asgi_call, drive
 
 Call = tuple[dict[str, Any], bytes]
 
@@ -57,27 +56,6 @@ def thread_cpu() -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         cpu[name] += (int(fields[11]) + int(fields[12])) / ticks
     return dict(cpu)
-
-
-async def drive(app: Any, calls: list[Call], concurrency: int) -> Counter[int]:
-    """Each call once, ``concurrency`` at a time, from tasks on the running loop."""
-    statuses: Counter[int] = Counter()
-    queue = iter(calls)
-
-    async def worker() -> None:
-        for scope, body in queue:
-
-            async def receive(body: bytes = body) -> dict[str, Any]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    statuses[message["status"]] += 1
-
-            await app(scope, receive, send)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses
 
 
 def prepare(workdir: Path, method: str, count: int, objects: int) -> list[Call]:

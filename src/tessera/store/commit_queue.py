@@ -222,8 +222,12 @@ class CommitQueue:
     def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> Outcomes:
         """Run the batch in one transaction; each work's result or error, once committed."""
         conn.execute("BEGIN IMMEDIATE")
+        return self._apply_and_commit(conn, batch)
+
+    def _apply_and_commit(self, conn: sqlite3.Connection, works: list[Entry]) -> Outcomes:
+        """In the open transaction: run the works, then commit (or roll all back and raise)."""
         try:
-            outcomes = self._apply_works(conn, batch)
+            outcomes = self._apply_works(conn, works)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -355,20 +359,10 @@ class _LoopCommitter:
                 if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
                     return None  # a writer that takes no turn (the identity store's)
                 raise
-            return self._apply(conn, works)
+            return self._queue._apply_and_commit(conn, works)
         finally:
             if self._turn is not None:
                 fcntl.flock(self._turn, fcntl.LOCK_UN)
-
-    def _apply(self, conn: sqlite3.Connection, works: list[Entry]) -> Outcomes:
-        try:
-            outcomes = self._queue._apply_works(conn, works)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return outcomes
 
     def _open(self) -> sqlite3.Connection:
         conn = self._queue._connect()
