@@ -203,8 +203,8 @@ class OssMetadataStore(Protocol):
     ) -> asyncio.Future[str | None]:
         """``put_object`` from an event loop, without blocking it: the future, of the running
         loop, resolves once the write is durable. An implementation may run the write's
-        statements on that loop (the SQLite store does, inside its commit writer's open
-        transaction): it must then keep them short and never wait there for a lock. The
+        statements on that loop (the SQLite store commits them there, with the loop's other
+        writes of that pass): it must then keep them short and never wait there for a lock. The
         future may refuse cancellation (the SQLite store's does: the write may be under way);
         a caller cancelled while awaiting it reads the outcome once it is done."""
         ...

@@ -510,8 +510,8 @@ class SqliteOssStore(SqliteConnections):
         expect_blob_id: str | None = None,
         body: bytes | None = None,
     ) -> Commit[str | None]:
-        # the work runs on the loop, in the writer's open transaction: a few statements, and
-        # no GIL traded per statement with the writer
+        # the loop commits it itself, with the other works it submits in the same pass
+        # (CommitQueue.submit_here): no GIL traded with another thread
         work = _put_object_work(meta, if_absent, expect_blob_id, body)
         return self._submit_here(work, savepoint=False)
 

@@ -207,8 +207,9 @@ class SqliteConnections:
     def _submit_here(
         self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
     ) -> Commit[T]:
-        """``_submit`` from an event loop: ``work`` runs on the loop running in this thread,
-        in the writer's open transaction (small works only, ``CommitQueue.submit_here``)."""
+        """``_submit`` from an event loop: the loop running in this thread commits ``work``
+        itself, with its other works of that pass (small works only,
+        ``CommitQueue.submit_here``)."""
         return self._commit_queue().submit_here(work, savepoint=savepoint)
 
     def _commit_queue(self) -> CommitQueue:
