@@ -291,6 +291,9 @@ class _LoopCommitter:
         self._pending: list[Entry] = []
         self._scheduled = False
         self._waiting_for_turn = False
+        self._unsynced: Outcomes = []  # committed, their log not synced yet
+        self._sync_scheduled = False
+        self._deferred = False  # a sync left to the next commit of the same pass
         self._conn: sqlite3.Connection | None = None
         self._synced_at_commit = False  # a rollback journal: SQLite syncs at COMMIT itself
         self._log: int | None = None  # the write-ahead log, which the loop syncs
@@ -306,15 +309,18 @@ class _LoopCommitter:
 
     def _commit(self) -> None:
         """Commit every pending work now if the turn and SQLite's write lock are both free;
-        else have the writer thread wait for the turn and call back."""
+        else have the writer thread wait for the turn and call back. The sync follows in a
+        callback of its own (``_sync_soon``)."""
         self._scheduled = False
         self._waiting_for_turn = False
         works, self._pending = self._pending, []
         if not works:
+            self._sync_now()  # a sync left to this commit, which has nothing to add
             return
         with self._guard:
             if self._closed:
                 _settle([(f, None, InternalError("the store is closed")) for f, _, _ in works])
+                self._sync_now()
                 return
             try:
                 outcomes = self._try(works)
@@ -322,19 +328,46 @@ class _LoopCommitter:
                 self._drop_connection()
                 error = self._queue._translate(exc)
                 _settle([(future, None, error) for future, _, _ in works])
+                self._sync_now()
                 return
-            if outcomes is not None and not self._synced_at_commit:
-                try:
-                    self._sync_log()  # under the guard: ``close`` closes the descriptor
-                except OSError:  # not known to be on disk: nobody is told it is stored
-                    log.exception("fsync of %s failed", self._queue._log_path)
-                    error = InternalError("the write-ahead log could not be synced")
-                    outcomes = [(future, None, error) for future, _, _ in outcomes]
-                self._queue._committed_on_a_loop()
         if outcomes is None:  # busy: try again once the turn is free
             self._pending = works + self._pending
+            self._sync_now()  # what is committed already is told now, not after the wait
             self._wait_for_turn()
             return
+        if self._synced_at_commit:
+            _settle(outcomes)
+            return
+        self._unsynced += outcomes
+        self._queue._committed_on_a_loop()
+        if not self._sync_scheduled:
+            self._sync_scheduled = True
+            self._loop.call_soon(self._sync_soon)
+
+    def _sync_soon(self) -> None:
+        """Sync the log and tell the committed works, after the loop's other ready callbacks:
+        if those submitted more works, whose commit is due next in this pass, that commit's
+        sync covers both (once: an answer waits for one more commit at most)."""
+        self._sync_scheduled = False
+        if self._scheduled and not self._deferred:
+            self._deferred = True
+            return
+        self._sync_now()
+
+    def _sync_now(self) -> None:
+        outcomes, self._unsynced = self._unsynced, []
+        self._deferred = False
+        if not outcomes:
+            return
+        with self._guard:
+            try:
+                if self._closed:
+                    raise OSError("the store is closed")
+                self._sync_log()  # under the guard: ``close`` closes the descriptor
+            except OSError:  # not known to be on disk: nobody is told it is stored
+                log.exception("fsync of %s failed", self._queue._log_path)
+                error = InternalError("the write-ahead log could not be synced")
+                outcomes = [(future, None, error) for future, _, _ in outcomes]
         _settle(outcomes)
 
     def _sync_log(self) -> None:

@@ -456,6 +456,34 @@ def test_a_loop_commit_is_reported_only_once_the_log_is_synced(
     assert committed(writer.path) == {"l1"}
 
 
+def test_a_commit_due_in_the_same_pass_shares_the_sync(
+    writer: Writer, queue: CommitQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Works submitted after a commit, while its sync still waits for the loop's other ready
+    callbacks, are committed next and covered by one fsync with it; the sync waits for one
+    more commit at most."""
+    syncs: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        syncs.append(fd)
+        real_fsync(fd)
+
+    async def main() -> list[str]:
+        await queue.submit_here(insert("warm"))  # the loop's connection and log, opened
+        monkeypatch.setattr(os, "fsync", fsync)
+        loop = asyncio.get_running_loop()
+        later: list[Commit[str]] = []
+        first = queue.submit_here(insert("a"))  # its commit runs next, then schedules its sync
+        loop.call_soon(lambda: later.append(queue.submit_here(insert("b"))))  # before that sync
+        return [await first, await later[0]]
+
+    assert asyncio.run(main()) == ["a", "b"]
+    assert len(syncs) == 1
+    assert writer.count("COMMIT") >= 3  # warm, a, b: two commits, one sync
+    assert committed(writer.path) == {"warm", "a", "b"}
+
+
 def test_a_failed_sync_tells_no_caller_its_write_is_stored(
     writer: Writer, queue: CommitQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
