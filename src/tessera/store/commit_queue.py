@@ -399,13 +399,15 @@ class _LoopCommitter:
 
     def _open(self) -> sqlite3.Connection:
         conn = self._queue._connect()
-        conn.execute("PRAGMA busy_timeout = 0")  # the loop never sleeps in the busy handler
+        # read with the connection's own busy timeout: a first read of the file can meet
+        # another connection's brief lock (opening the wal-index, say)
         self._synced_at_commit = conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
         if not self._synced_at_commit:
             # COMMIT writes the log without syncing it (the loop syncs it after, with the turn
             # given back) and never checkpoints (the checkpointer thread does, off the loop)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("PRAGMA busy_timeout = 0")  # from now on the loop never waits for a lock
         if self._queue._lock_path is not None and self._turn is None:
             self._turn = _open_turn(self._queue._lock_path)
         return conn
