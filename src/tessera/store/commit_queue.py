@@ -19,8 +19,10 @@ Works submitted from an event loop with ``submit_here`` (small writes awaited on
 are committed by that loop itself (``_LoopCommitter``): the works a loop submits while it
 runs its ready callbacks are committed together in one callback it schedules, which takes
 the turn and SQLite's write lock without waiting, runs them, commits without a sync
-(``synchronous = NORMAL`` on the loop's own connection), gives the turn back, fsyncs the
-write-ahead log and resolves their ``Commit`` futures. What a caller is told is stored is on
+(``synchronous = NORMAL`` on the loop's own connection) and gives the turn back; a later
+callback of the same loop fsyncs the write-ahead log and resolves their ``Commit`` futures
+(after the loop's other ready callbacks: if those submitted works, whose commit comes next in
+the same pass, one fsync covers both commits). What a caller is told is stored is on
 disk, as with ``synchronous = FULL``; a reader may see a commit a moment before its sync. If
 the turn or the lock is busy, the loop runs nothing: the writer thread waits for the turn
 (committing nothing in it), then wakes the loop to try again. Checkpoints of the loops'
