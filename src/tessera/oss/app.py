@@ -122,10 +122,11 @@ def _signature_parts(
     query: Query,
     headers: Mapping[str, str],
     region: str,
-    raw_query: str = "",
+    raw_query: str | None = None,
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
     """(AccessKeyId, provided signature, verify(secret), time check(now)) for the scheme;
-    ``raw_query`` is the query string as sent (V4 signs it canonically encoded)."""
+    ``raw_query`` is the query string as sent (V4 signs it canonically encoded), or None to
+    re-encode the decoded ``query``."""
     bucket, key = address.bucket, address.key
     if scheme is AuthScheme.V1_HEADER or scheme is AuthScheme.V1_QUERY:
         return _v1_parts(scheme, method, bucket, key, query, headers)
@@ -217,7 +218,7 @@ def _v4_parts(
     query: Query,
     headers: Mapping[str, str],
     region: str,
-    raw_query: str,
+    raw_query: str | None,
 ) -> tuple[str, str, Verify, Callable[[float], None]]:
     if scheme is AuthScheme.V4_HEADER:
         auth = oss_v4.parse_authorization(headers["authorization"])

@@ -97,8 +97,8 @@ class OssRequest:
     endpoint: str
     caller: Caller | None = None
     bucket: Bucket | None = None
-    #: the query string as sent (``query`` is its decoded form)
-    raw_query: str = ""
+    #: the query string as sent (``query`` is its decoded form); None when not known
+    raw_query: str | None = None
     #: GetObject / HeadObject: the object read in the same statement as the bucket, before
     #: authorization (None for other routes); an operation takes it once (``take_prefetched``)
     prefetched: Prefetched | None = None
@@ -143,10 +143,7 @@ class OssRequest:
             return
         size = 0
         while True:
-            chunk, more = _chunk_of(await self.receive())
-            size += len(chunk)
-            if size > limit:
-                raise RequestTooLarge(limit)
+            chunk, more, size = _chunk_of(await self.receive(), size, limit)
             if chunk:
                 yield chunk
             if not more:
@@ -160,10 +157,7 @@ class OssRequest:
         chunks: list[bytes] = []
         size = 0
         while True:
-            chunk, more = _chunk_of(await self.receive())
-            size += len(chunk)
-            if size > limit:
-                raise RequestTooLarge(limit)
+            chunk, more, size = _chunk_of(await self.receive(), size, limit)
             chunks.append(chunk)
             if not more:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -175,14 +169,19 @@ class OssRequest:
         return declared != 0 and (declared is not None or "transfer-encoding" in self.headers)
 
 
-def _chunk_of(message: Mapping[str, Any]) -> tuple[bytes, bool]:
-    """A body message's bytes and whether more follow."""
+def _chunk_of(message: Mapping[str, Any], size: int, limit: int) -> tuple[bytes, bool, int]:
+    """A body message's bytes, whether more follow, and the body's size so far (more than
+    ``limit`` is refused)."""
     if message["type"] == "http.disconnect":  # the client left mid-body: never a complete
         # body (a truncated upload must not be stored as if it were whole)
         raise InvalidArgument(
             "Content-Length", message="The request body ended before Content-Length."
         )
-    return message.get("body", b""), message.get("more_body", False)
+    chunk: bytes = message.get("body", b"")
+    size += len(chunk)
+    if size > limit:
+        raise RequestTooLarge(limit)
+    return chunk, message.get("more_body", False), size
 
 
 @dataclass(slots=True)
