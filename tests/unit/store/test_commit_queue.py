@@ -36,6 +36,7 @@ _names = itertools.count()
 SCHEMA = """
 CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE parents (id INTEGER PRIMARY KEY);
+CREATE TABLE bodies (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE children (
     id INTEGER PRIMARY KEY,
     parent INTEGER NOT NULL REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED
@@ -628,6 +629,69 @@ def test_loop_commits_are_checkpointed_off_the_loop_every_so_many(writer: Writer
     checkpoints = writer.ran_on("PRAGMA WAL_CHECKPOINT(PASSIVE)")
     assert len(checkpoints) == 2 and loop_thread not in checkpoints
     assert committed(writer.path) == set("abcdefg")
+
+
+def checkpoints_run(writer: Writer, count: int) -> bool:
+    """Whether ``count`` checkpoints have run, waiting up to ``WAIT`` seconds for them."""
+    pause = threading.Event()
+    for _ in range(int(WAIT / 0.01)):
+        if writer.count("PRAGMA WAL_CHECKPOINT(PASSIVE)") >= count:
+            return True
+        pause.wait(0.01)
+    return False
+
+
+def test_a_checkpoint_waits_for_the_turn(writer: Writer) -> None:
+    """A checkpoint holds the turn: while another process's writer has it, none runs; once
+    it is given back, the checkpoint does."""
+    queue = open_queue(writer, checkpoint_every=2)
+
+    async def main() -> str:
+        return await queue.submit_here(insert("a"))  # starts the checkpointer
+
+    try:
+        assert asyncio.run(main()) == "a"
+        with turn_held_elsewhere(writer) as give_back:
+            queue._committed_on_a_loop()  # the second loop commit: a checkpoint is due
+            threading.Event().wait(0.3)
+            assert writer.count("PRAGMA WAL_CHECKPOINT(PASSIVE)") == 0
+            give_back()
+            assert checkpoints_run(writer, 1)
+    finally:
+        queue.close()
+
+
+def test_the_log_starts_over_under_steady_loop_commits(writer: Writer) -> None:
+    """Loop commits that never pause leave the write-ahead log bounded: each checkpoint
+    catches up with it, so SQLite starts it over instead of appending for ever."""
+    queue = open_queue(writer, checkpoint_every=10)
+    rows_per_task, tasks, size = 120, 16, 4000  # a body: about a page of the log
+
+    def store(body: bytes) -> Callable[[sqlite3.Connection], None]:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO bodies (data) VALUES (?)", (body,))
+
+        return work
+
+    async def writes(task: int) -> None:
+        for index in range(rows_per_task):
+            await queue.submit_here(store(bytes([task, index]) * (size // 2)))
+
+    async def main() -> None:
+        await asyncio.gather(*(writes(task) for task in range(tasks)))
+
+    try:
+        asyncio.run(main())
+        log_size = os.path.getsize(f"{writer.path}-wal")
+    finally:
+        queue.close()
+    conn = sqlite3.connect(writer.path)
+    try:
+        assert conn.execute("SELECT count(*) FROM bodies").fetchone()[0] == rows_per_task * tasks
+    finally:
+        conn.close()
+    written = rows_per_task * tasks * size
+    assert log_size < written / 4, (log_size, written)
 
 
 # ---- cancellation, visibility, close -----------------------------------------------------------
