@@ -49,11 +49,15 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     Content-Length says so. A request that announces no body is not read at all: most RPC
     clients send ``Content-Length: 0``, and skipping the read saves a trip into the server."""
     declared = headers.get("content-length")
+    end: int | None = None  # the framed length: once all in, the end is not asked for
     if declared is not None:
         if declared.strip() == "0":
             return b""
-        if declared.strip().isdigit() and int(declared) > limit:
-            raise RequestTooLarge(limit)
+        if declared.strip().isdigit():
+            if int(declared) > limit:
+                raise RequestTooLarge(limit)
+            if "transfer-encoding" not in headers:
+                end = int(declared)
     elif "transfer-encoding" not in headers:
         return b""
     chunks: list[bytes] = []
@@ -67,7 +71,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
         if size > limit:
             raise RequestTooLarge(limit)
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not message.get("more_body", False) or size == end:
             break
     return b"".join(chunks)
 
