@@ -475,10 +475,9 @@ def _checkpoint(conn: sqlite3.Connection, turn: int | None) -> None:
     took 18 ms (median of 40), during which no commit landed and the loop, its requests all
     waiting for commits, sat idle: 8% of a run under ``wrk -c16``. The second pass copies
     only the commits of the first pass's few ms."""
-    if turn is None:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        return
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    if turn is None:  # no other writer to keep out: the one pass is the whole checkpoint
+        return
     fcntl.flock(turn, fcntl.LOCK_EX)
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
