@@ -52,20 +52,20 @@ BucketObject = tuple[Bucket | None, ObjectMeta | None, bytes | None]
 #: what a remembered bucket and object row count for beside a body (``StampedCache`` weight)
 _ROW_WEIGHT = 1024
 
+# an object row's columns in the order of ``_object_values``, as positional parameters:
+# binding sixteen named ones cost ~2 µs more per small PutObject
 _UPSERT_OBJECT = (
     "INSERT OR REPLACE INTO oss_objects (bucket, object_key, blob_id, size, etag, crc64,"
     " last_modified, object_type, content_type, acl, storage_class, user_meta, cache_control,"
-    " content_disposition, content_encoding, expires) VALUES (:bucket, :key, :blob_id, :size,"
-    " :etag, :crc64, :last_modified, :object_type, :content_type, :acl, :storage_class,"
-    " :user_meta, :cache_control, :content_disposition, :content_encoding, :expires)"
+    " content_disposition, content_encoding, expires)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 #: a new key's row and inline body in one statement (migration 0004: a view's trigger)
 _INSERT_NEW_OBJECT = (
     "INSERT INTO oss_new_objects (bucket, object_key, blob_id, size, etag, crc64, last_modified,"
     " object_type, content_type, acl, storage_class, user_meta, cache_control,"
-    " content_disposition, content_encoding, expires, data) VALUES (:bucket, :key, :blob_id,"
-    " :size, :etag, :crc64, :last_modified, :object_type, :content_type, :acl, :storage_class,"
-    " :user_meta, :cache_control, :content_disposition, :content_encoding, :expires, :data)"
+    " content_disposition, content_encoding, expires, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_UPLOAD = (
     "INSERT INTO oss_uploads (bucket, object_key, upload_id, initiated, owner_account_id,"
@@ -206,14 +206,16 @@ def _attrs_at(row: Row | tuple[Any, ...], at: int) -> ObjectAttrs:
     )
 
 
+def _user_meta_json(attrs: ObjectAttrs) -> str:
+    return json.dumps([list(pair) for pair in attrs.user_meta]) if attrs.user_meta else "[]"
+
+
 def _attr_params(attrs: ObjectAttrs) -> dict[str, Any]:
     return {
         "content_type": attrs.content_type,
         "acl": attrs.acl,
         "storage_class": attrs.storage_class,
-        "user_meta": json.dumps([list(pair) for pair in attrs.user_meta])
-        if attrs.user_meta
-        else "[]",
+        "user_meta": _user_meta_json(attrs),
         "cache_control": attrs.cache_control,
         "content_disposition": attrs.content_disposition,
         "content_encoding": attrs.content_encoding,
@@ -244,18 +246,27 @@ def _object(row: Row, at: int = 0) -> ObjectMeta:
 _OBJECT_TYPES = {kind.value: kind for kind in ObjectType}
 
 
-def _object_params(meta: ObjectMeta) -> dict[str, Any]:
-    return {
-        "bucket": meta.bucket,
-        "key": meta.key,
-        "blob_id": meta.blob_id,
-        "size": meta.size,
-        "etag": meta.etag,
-        "crc64": str(meta.crc64),
-        "last_modified": meta.last_modified,
-        "object_type": str(meta.object_type),
-        **_attr_params(meta.attrs),
-    }
+def _object_values(meta: ObjectMeta) -> tuple[Any, ...]:
+    """``meta`` as the values of an object row, in column order."""
+    attrs = meta.attrs
+    return (
+        meta.bucket,
+        meta.key,
+        meta.blob_id,
+        meta.size,
+        meta.etag,
+        str(meta.crc64),
+        meta.last_modified,
+        str(meta.object_type),
+        attrs.content_type,
+        attrs.acl,
+        attrs.storage_class,
+        _user_meta_json(attrs),
+        attrs.cache_control,
+        attrs.content_disposition,
+        attrs.content_encoding,
+        attrs.expires,
+    )
 
 
 def _upload(row: Row) -> MultipartUpload:
@@ -696,7 +707,7 @@ class SqliteOssStore(SqliteConnections):
                     raise NotFound("Upload.Part", str(part.part_number))
             old = _check_expectations(conn, meta, if_absent, None)
             part_blobs = _drop_upload(conn, upload_id)
-            conn.execute(_UPSERT_OBJECT, _object_params(meta))
+            conn.execute(_UPSERT_OBJECT, _object_values(meta))
             return _freed(conn, [old, *part_blobs])
 
         return self._queued(work)
@@ -721,12 +732,12 @@ def _put_object_work(
     """PutObject's statements: the row (and an inline ``body``); the blob file it frees. It
     changes nothing when it raises (run without the queue's savepoint): a new key is one
     statement (``oss_new_objects``), anything else runs in a savepoint of its own."""
-    params = _object_params(meta)
+    values = _object_values(meta)
 
     def work(conn: sqlite3.Connection) -> str | None:
         if expect_blob_id is None:
             try:
-                conn.execute(_INSERT_NEW_OBJECT, {**params, "data": body})
+                conn.execute(_INSERT_NEW_OBJECT, (*values, body))
                 return None  # a new key: nothing to free
             except sqlite3.IntegrityError as exc:
                 if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
@@ -738,7 +749,7 @@ def _put_object_work(
         conn.execute("SAVEPOINT put_object")
         try:
             old = _check_expectations(conn, meta, if_absent, expect_blob_id)
-            conn.execute(_UPSERT_OBJECT, params)
+            conn.execute(_UPSERT_OBJECT, values)
             if body is not None:
                 conn.execute(_INSERT_INLINE, (meta.blob_id, body))
             released = [] if old is None else _freed(conn, [old])
