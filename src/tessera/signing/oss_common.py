@@ -299,7 +299,12 @@ uri_encode = percent_encode
 
 def uri_encode_path(path: str) -> str:
     """``uri_encode`` that keeps ``/`` (V4 CanonicalURI)."""
+    if _UNRESERVED_PATH(path):  # most paths: nothing to encode, 0.3 µs instead of 1.3
+        return path
     return "/".join(percent_encode(segment) for segment in path.split("/"))
+
+
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch
 
 
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}

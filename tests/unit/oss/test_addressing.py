@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from urllib.parse import quote, unquote_to_bytes
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tessera.errors import InvalidName
 from tessera.oss.addressing import Address, host_name, resolve
+from tessera.oss.names import check_object_key
 
 DOMAINS = ("oss.localhost", "s3.example.com")
 
@@ -101,3 +106,25 @@ def test_target() -> None:
 )
 def test_host_name(host: str, name: str) -> None:
     assert host_name(host) == name
+
+
+#: keys as oss2 sends them (only "/" escaped), as other clients do, and anything else
+_RAW_KEYS = st.one_of(
+    st.text(alphabet="abcXYZ019-_.~/", min_size=1).map(lambda k: quote(k, safe="")),
+    st.text(alphabet="ab/", min_size=1).map(lambda k: quote(k, safe="").replace("%2F", "%2f")),
+    st.text(min_size=1).map(lambda k: quote(k, safe="/")),
+    st.text(alphabet="ab%2Ff/üé+ ", min_size=1),
+)
+
+
+@given(_RAW_KEYS)
+def test_a_key_is_decoded_as_unquote_would(raw_key: str) -> None:
+    """The shortcuts for plain keys (nothing escaped, or only ``/`` as oss2 escapes it) give
+    exactly what decoding every escape gives, and refuse what it refuses."""
+    try:
+        expected = check_object_key(unquote_to_bytes(raw_key).decode("utf-8"))
+    except (UnicodeDecodeError, InvalidName):
+        with pytest.raises(InvalidName):
+            resolve("127.0.0.1", "/bkt/" + raw_key)
+        return
+    assert resolve("127.0.0.1", "/bkt/" + raw_key) == Address("bkt", expected, "path")

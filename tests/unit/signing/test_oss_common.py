@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tessera.errors import (
     IncompleteSignature,
@@ -119,6 +121,13 @@ def test_subresources_cover_the_spec_list_and_exclude_listing_parameters() -> No
 def test_uri_encoders() -> None:
     assert uri_encode("a+b/c d~*") == "a%2Bb%2Fc%20d~%2A"
     assert uri_encode_path("/b/a+b/ü ~") == "/b/a%2Bb/%C3%BC%20~"
+    assert uri_encode_path("/b/dir/put-00000001.bin") == "/b/dir/put-00000001.bin"
+
+
+@given(st.one_of(st.text(alphabet="aZ09-_.~/"), st.text(alphabet="aZ09-_.~/+ %*ü"), st.text()))
+def test_uri_encode_path_encodes_each_segment(path: str) -> None:
+    """Its shortcut for a path with nothing to encode changes nothing it would answer."""
+    assert uri_encode_path(path) == "/".join(uri_encode(part) for part in path.split("/"))
 
 
 def test_parse_http_date() -> None:
