@@ -153,12 +153,15 @@ def _attrs(req: OssRequest) -> ObjectAttrs:
         size = sum(len(name) + len(value) for name, value in meta)  # header text is latin-1
         if size > USER_META_LIMIT:
             raise UserMetadataTooLarge(size, USER_META_LIMIT)
-    return ObjectAttrs(
+    return ObjectAttrs(  # the _STORED_HEADERS by name: a dict built to unpack cost 1 µs
         content_type=content_type,
         acl=acl,
         storage_class=_storage_class(headers),
         user_meta=meta,
-        **{attr: headers.get(name) for attr, _, name in _STORED_HEADERS},
+        cache_control=headers.get("cache-control"),
+        content_disposition=headers.get("content-disposition"),
+        content_encoding=headers.get("content-encoding"),
+        expires=headers.get("expires"),
     )
 
 

@@ -1,0 +1,44 @@
+"""What PutObject keeps of a request's headers (``object_ops._attrs``)."""
+
+from __future__ import annotations
+
+from tessera.oss.addressing import resolve
+from tessera.oss.exchange import OssRequest
+from tessera.oss.object_ops import _STORED_HEADERS, _attrs
+from tessera.oss.routing import route
+
+
+async def _no_body() -> dict[str, object]:
+    raise AssertionError("the attributes are read from the headers only")
+
+
+def request(headers: dict[str, str]) -> OssRequest:
+    address = resolve("127.0.0.1:9000", "/photos/cat.jpg")
+    assert address is not None
+    return OssRequest(
+        method="PUT",
+        headers=headers,
+        query=(),
+        params={},
+        address=address,
+        route=route("PUT", address.target, []),
+        receive=_no_body,
+        now=0.0,
+        endpoint="http://127.0.0.1:9000",
+    )
+
+
+def test_every_stored_header_is_kept_under_its_attribute() -> None:
+    headers = {name: f"value of {name}" for _, _, name in _STORED_HEADERS}
+    attrs = _attrs(request(headers))
+    for attr, _, name in _STORED_HEADERS:
+        assert getattr(attrs, attr) == f"value of {name}"
+
+
+def test_absent_headers_are_none_and_the_rest_defaults() -> None:
+    attrs = _attrs(request({"x-oss-meta-Who": "me", "x-oss-object-acl": "private"}))
+    assert [getattr(attrs, attr) for attr, _, _ in _STORED_HEADERS] == [None] * 4
+    assert attrs.content_type == "image/jpeg"  # by the key's extension
+    assert attrs.acl == "private"
+    assert attrs.storage_class == "Standard"
+    assert attrs.user_meta == (("x-oss-meta-Who", "me"),)
