@@ -39,6 +39,11 @@ at 16, 3,813 at 32, 4,393 at 64). A syncer thread after a loop commit was no bet
 waited for the GIL twice per sync). Now the loop waits ~0.1-0.3 ms per batch for the fsync,
 and nobody waits for the GIL (1 worker: +5% PUT throughput, -11% server CPU per PUT).
 
+A store may pass a ``CommitWatch``, told of each transaction as it begins (write lock held)
+and once it has committed, with whether every work in it promised to leave the watched rows
+alone (``keeps_watched``): the OSS store keeps its remembered buckets across its own
+PutObject commits that way.
+
 Must not: know any table. Callers pass closures; ``sqlite3`` errors raised by them become
 Tessera errors here (``translate_errors``), before their futures see them.
 """
@@ -55,7 +60,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tessera.errors import InternalError
 
@@ -77,11 +82,27 @@ class Commit(asyncio.Future[T]):
 
 #: a caller's future: a thread's (``submit``) or a loop's (``submit_here``)
 Waiter = Future[Any] | Commit[Any]
-#: a work, its caller's future and whether it runs inside a savepoint of its own
-Entry = tuple[Waiter, Work, bool]
+#: a work, its caller's future, whether it runs inside a savepoint of its own, and whether it
+#: leaves alone what the queue's ``CommitWatch`` watches
+Entry = tuple[Waiter, Work, bool, bool]
+
+
+class CommitWatch(Protocol):
+    """Told of every transaction the queue commits. ``begin`` is called once SQLite's write
+    lock is held, before the works run: until the transaction ends no other connection can
+    commit, so whatever changes in the file meanwhile is the transaction's own doing.
+    ``committed`` follows its COMMIT with ``begin``'s answer, and ``kept`` true when every
+    work in it was submitted with ``keeps_watched=True`` (the caller's promise that it changes
+    none of what the watch cares for). A failed COMMIT is not reported."""
+
+    def begin(self) -> object: ...
+
+    def committed(self, before: object, kept: bool) -> None: ...
+
+
 Outcomes = list[tuple[Waiter, Any, BaseException | None]]
 
-__all__ = ["Commit", "CommitQueue"]
+__all__ = ["Commit", "CommitQueue", "CommitWatch"]
 
 log = logging.getLogger("tessera.store")
 
@@ -101,8 +122,10 @@ class CommitQueue:
         max_batch: int = 128,
         checkpoint_every: int = 100,
         name: str = "tessera-commit",
+        watch: CommitWatch | None = None,
     ) -> None:
         self._connect = connect
+        self._watch = watch
         self._lock_path = lock_path
         self._log_path = log_path
         self._translate = translate
@@ -120,31 +143,40 @@ class CommitQueue:
         self._checkpointer: threading.Thread | None = None  # with the first loop committer
 
     def submit(
-        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        *,
+        savepoint: bool = True,
+        keeps_watched: bool = False,
     ) -> Future[T]:
         """Queue ``work`` to run on the writer thread. ``savepoint=False``: the work changes
         nothing when it raises (a single statement, say, or one that takes its own savepoint
-        when it needs one), so it runs without a savepoint of its own."""
+        when it needs one), so it runs without a savepoint of its own. ``keeps_watched``: it
+        changes nothing the ``CommitWatch`` watches."""
         future: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise InternalError("the store is closed")
-            self._queue.put((future, work, savepoint))
+            self._queue.put((future, work, savepoint, keeps_watched))
         return future
 
     def submit_here(
-        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        *,
+        savepoint: bool = True,
+        keeps_watched: bool = False,
     ) -> Commit[T]:
         """Have the event loop running in this thread commit ``work`` (with the other works
         it submits meanwhile) once it has run its ready callbacks. For small works only: the
-        loop runs them and commits (without a sync) before it goes on. ``savepoint`` as for
-        ``submit``."""
+        loop runs them and commits (without a sync) before it goes on. ``savepoint`` and
+        ``keeps_watched`` as for ``submit``."""
         loop = asyncio.get_running_loop()
         commit: Commit[T] = Commit(loop=loop)
         committer = self._committers.get(loop)
         if committer is None:
             committer = self._committer_for(loop)
-        committer.add((commit, work, savepoint))
+        committer.add((commit, work, savepoint, keeps_watched))
         return commit
 
     def _committer_for(self, loop: asyncio.AbstractEventLoop) -> _LoopCommitter:
@@ -217,7 +249,7 @@ class CommitQueue:
                 _resolve(outcomes)
             except BaseException as exc:  # the connection itself failed: fail the batch
                 error = self._translate(exc)
-                _resolve([(future, None, error) for future, _, _ in live])
+                _resolve([(entry[0], None, error) for entry in live])
         if conn is not None:
             conn.close()
         if turn is not None:
@@ -229,7 +261,10 @@ class CommitQueue:
         return self._apply_and_commit(conn, batch)
 
     def _apply_and_commit(self, conn: sqlite3.Connection, works: list[Entry]) -> Outcomes:
-        """In the open transaction: run the works, then commit (or roll all back and raise)."""
+        """In the open transaction (SQLite's write lock held): run the works, then commit (or
+        roll all back and raise), telling the watch."""
+        watch = self._watch
+        before = watch.begin() if watch is not None else None
         try:
             outcomes = self._apply_works(conn, works)
             conn.execute("COMMIT")
@@ -237,13 +272,15 @@ class CommitQueue:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if watch is not None:
+            watch.committed(before, all(entry[3] for entry in works))
         return outcomes
 
     def _apply_works(self, conn: sqlite3.Connection, works: list[Entry]) -> Outcomes:
         """Each work in the open transaction, inside its own savepoint unless it needs none.
         A transaction SQLite has rolled back by itself (a full disk, say) fails them all."""
         outcomes: Outcomes = []
-        for future, work, savepoint in works:
+        for future, work, savepoint, _ in works:
             if savepoint:
                 conn.execute("SAVEPOINT work")
             try:
@@ -339,7 +376,7 @@ class _LoopCommitter:
             return
         with self._guard:
             if self._closed:
-                _settle([(f, None, InternalError("the store is closed")) for f, _, _ in works])
+                _settle([(entry[0], None, InternalError("the store is closed")) for entry in works])
                 self._sync_now()
                 return
             try:
@@ -347,7 +384,7 @@ class _LoopCommitter:
             except BaseException as exc:  # the connection failed: a fresh one next time
                 self._drop_connection()
                 error = self._queue._translate(exc)
-                _settle([(future, None, error) for future, _, _ in works])
+                _settle([(entry[0], None, error) for entry in works])
                 self._sync_now()
                 return
         if outcomes is None:  # busy: try again once the turn is free
@@ -443,11 +480,11 @@ class _LoopCommitter:
         commits nothing, and gives them back; then this loop tries again."""
         self._waiting_for_turn = True
         try:
-            waited = self._queue.submit(_nothing, savepoint=False)
+            waited = self._queue.submit(_nothing, savepoint=False, keeps_watched=True)
         except InternalError as exc:  # closed meanwhile
             self._waiting_for_turn = False
             works, self._pending = self._pending, []
-            _settle([(future, None, exc) for future, _, _ in works])
+            _settle([(entry[0], None, exc) for entry in works])
             return
         waited.add_done_callback(self._turn_came)
 

@@ -112,6 +112,17 @@ class StampedCache(Generic[T]):
         self._weight = 0
         self._lock = threading.Lock()
 
+    def rebase(self, before: bytes, after: bytes | None) -> None:
+        """Keep what is remembered under ``before`` as remembered under ``after``: for a caller
+        that knows nothing any value was read from changed between the two stamps (a commit
+        of its own that touched none of it, while no other could commit). Under any other
+        stamp, nothing changes: the next ``read`` empties the cache as usual."""
+        if after is None:
+            return
+        with self._lock:
+            if self._seen == before:
+                self._seen = after
+
     def read(self, key: Hashable, load: Callable[[], tuple[T, int]]) -> T:
         """The value for ``key``: remembered if nothing committed since it was read, else
         ``load()`` (the value and its weight), remembered under the stamp read before."""

@@ -55,7 +55,7 @@ from tessera.store.base import (
     make_page,
     version_number,
 )
-from tessera.store.commit_queue import Commit, CommitQueue
+from tessera.store.commit_queue import Commit, CommitQueue, CommitWatch
 from tessera.store.migrations import apply_sqlite_migrations
 
 T = TypeVar("T")
@@ -205,12 +205,23 @@ class SqliteConnections:
         return self._commit_queue().submit(work, savepoint=savepoint)
 
     def _submit_here(
-        self, work: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        *,
+        savepoint: bool = True,
+        keeps_watched: bool = False,
     ) -> Commit[T]:
         """``_submit`` from an event loop: the loop running in this thread commits ``work``
         itself, with its other works of that pass (small works only,
-        ``CommitQueue.submit_here``)."""
-        return self._commit_queue().submit_here(work, savepoint=savepoint)
+        ``CommitQueue.submit_here``). ``keeps_watched``: ``work`` changes nothing that
+        ``_commit_watch`` watches."""
+        return self._commit_queue().submit_here(
+            work, savepoint=savepoint, keeps_watched=keeps_watched
+        )
+
+    def _commit_watch(self) -> CommitWatch | None:
+        """What the commit queue tells of each transaction it commits (none here)."""
+        return None
 
     def _commit_queue(self) -> CommitQueue:
         with self._guard:
@@ -223,6 +234,7 @@ class SqliteConnections:
                     lock_path=self._path + "-commit.lock",
                     log_path=self._path + "-wal",
                     name=f"tessera-commit-{os.path.basename(self._path)}",
+                    watch=self._commit_watch(),
                 )
             return self._commits
 

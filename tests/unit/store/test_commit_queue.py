@@ -431,6 +431,57 @@ def test_loop_works_are_committed_by_their_loop(writer: Writer, queue: CommitQue
     assert committed(writer.path) == {"l1", "l2", "w1"}
 
 
+class Watch:
+    """A ``CommitWatch`` that numbers the transactions it is told of, and checks at ``begin``
+    that no other connection could commit then (SQLite's write lock is held)."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.begun = 0
+        self.committed_as: list[tuple[object, bool]] = []
+
+    def begin(self) -> object:
+        other = sqlite3.connect(self.writer.path, isolation_level=None, timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+        self.begun += 1
+        return self.begun
+
+    def committed(self, before: object, kept: bool) -> None:
+        self.committed_as.append((before, kept))
+
+
+def test_the_watch_is_told_of_each_commit_and_whether_every_work_kept_the_watched(
+    writer: Writer,
+) -> None:
+    watch = Watch(writer)
+    queue = open_queue(writer, watch=watch)
+
+    async def main() -> None:
+        first = [queue.submit_here(insert(n), keeps_watched=True) for n in ("k1", "k2")]
+        for each in first:
+            await each
+        mixed = [
+            queue.submit_here(insert("k3"), keeps_watched=True),
+            queue.submit_here(insert("x")),
+        ]
+        for each in mixed:
+            await each
+
+    try:
+        asyncio.run(main())
+        queue.submit(insert("t1"), keeps_watched=True).result(WAIT)
+        queue.submit(insert("t2")).result(WAIT)
+    finally:
+        queue.close()
+    # the loop's two transactions, then the writer's two, each reported after its COMMIT
+    assert watch.committed_as == [(1, True), (2, False), (3, True), (4, False)]
+    assert committed(writer.path) == {"k1", "k2", "k3", "x", "t1", "t2"}
+
+
 def test_a_loop_commit_is_reported_only_once_the_log_is_synced(
     writer: Writer, queue: CommitQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:

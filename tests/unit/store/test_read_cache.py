@@ -8,6 +8,7 @@ store. The SQL trace (``on_statement``) shows when a read was answered from the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -77,6 +78,31 @@ def test_a_value_read_while_a_commit_was_seen_is_not_remembered() -> None:
     assert cache.read("k", load_during_a_commit) == "value-1"
     assert cache.read("k", slow) == "value-2"  # loaded again: the first was not kept
     assert slow.calls == 2
+
+
+def test_a_rebase_from_the_seen_stamp_keeps_the_values() -> None:
+    stamp = [b"s1"]
+    cache: StampedCache[str] = StampedCache(lambda: stamp[0])
+    load = Loads()
+    cache.read("k", load)
+    stamp[0] = b"s2"
+    cache.rebase(b"s1", b"s2")  # a commit known to leave every remembered value as it was
+    assert cache.read("k", load) == "value-1"
+    assert load.calls == 1
+
+
+def test_a_rebase_from_another_stamp_changes_nothing() -> None:
+    """A commit came between the stamp the cache last saw and the one the rebase starts
+    from: its values may be stale, so the next read after the new stamp loads again."""
+    stamp = [b"s1"]
+    cache: StampedCache[str] = StampedCache(lambda: stamp[0])
+    load = Loads()
+    cache.read("k", load)
+    stamp[0] = b"s3"
+    cache.rebase(b"s2", b"s3")
+    assert cache.read("k", load) == "value-2"
+    cache.rebase(b"s3", None)  # no stamp after: nothing to move to
+    assert cache.read("k", load) == "value-2"
 
 
 def test_no_stamp_means_no_cache() -> None:
@@ -398,6 +424,53 @@ def test_a_bucket_change_of_another_store_is_seen_by_the_next_read(
     change(writer)
     assert expect(reader.store.get_bucket("photos"))
     assert reader.reads() == reads + 1
+
+
+async def _loop_puts(store: SqliteOssStore, names: list[str]) -> list[Bucket | None]:
+    """PutObjects committed by this loop (``submit_put_object``), the bucket read after each."""
+    seen = []
+    for name in names:
+        meta = replace(_meta(f"{name:0>32}", name), key=f"{name}.jpg")
+        assert await store.submit_put_object(meta, body=b"x") is None
+        seen.append(store.get_bucket("photos"))
+    return seen
+
+
+def test_the_stores_own_loop_puts_keep_the_bucket_remembered(
+    two_stores: tuple[Path, Traced, SqliteOssStore],
+) -> None:
+    """A PutObject commit of its own changes no bucket row: the bucket read before it is
+    still the answer after it, without SQL (every commit would otherwise send the next
+    request's bucket read to the file)."""
+    _, reader, _ = two_stores
+    assert reader.store.get_bucket("photos") == BUCKET
+    reads = reader.reads()
+    assert asyncio.run(_loop_puts(reader.store, ["a1", "a2", "a3"])) == [BUCKET] * 3
+    assert reader.reads() == reads
+    assert reader.store.get_bucket_object("photos", "a3.jpg", body=True)[2] == b"x"
+
+
+@pytest.mark.parametrize(
+    "change, expect",
+    [
+        (lambda w: w.put_bucket_acl("photos", "public-read"), lambda b: b.acl == "public-read"),
+        (
+            lambda w: w.put_bucket_policy("photos", '{"Version":"1","Statement":[]}'),
+            lambda b: b.policy == '{"Version":"1","Statement":[]}',
+        ),
+    ],
+    ids=["acl", "policy"],
+)
+def test_a_bucket_change_of_another_store_before_a_loop_put_is_seen(
+    two_stores: tuple[Path, Traced, SqliteOssStore], change, expect
+) -> None:
+    """Another store's bucket change commits between the bucket read and this store's own
+    PutObject commit: the remembered bucket is stale, and that commit must not keep it."""
+    _, reader, writer = two_stores
+    assert reader.store.get_bucket("photos") == BUCKET
+    change(writer)
+    found = asyncio.run(_loop_puts(reader.store, ["b1", "b2"]))
+    assert all(expect(bucket) for bucket in found)
 
 
 def test_a_file_not_in_wal_mode_is_never_answered_from_memory(tmp_path: Path) -> None:
