@@ -15,10 +15,10 @@ import pytest
 
 from tessera.asgi import Message
 from tessera.errors import InvalidArgument, RequestTooLarge
-from tessera.oss.addressing import resolve
 from tessera.oss.exchange import OssRequest
-from tessera.oss.routing import route
 from tessera.web.server import read_body as read_rpc_body
+
+from .support import put_request
 
 
 class Script:
@@ -40,19 +40,7 @@ def part(body: bytes, more: bool) -> Message:
 
 
 def request(headers: dict[str, str], receive: Script) -> OssRequest:
-    address = resolve("127.0.0.1:9000", "/photos/cat.jpg")
-    assert address is not None
-    return OssRequest(
-        method="PUT",
-        headers=headers,
-        query=(),
-        params={},
-        address=address,
-        route=route("PUT", address.target, []),
-        receive=receive,
-        now=0.0,
-        endpoint="http://127.0.0.1:9000",
-    )
+    return put_request(headers, receive)
 
 
 async def chunks_of(req: OssRequest, limit: int = 1 << 20) -> list[bytes]:

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from tessera.oss.addressing import resolve
+from tessera.asgi import Message
 from tessera.oss.exchange import OssRequest
 from tessera.oss.object_ops import _STORED_HEADERS, _attrs
-from tessera.oss.routing import route
+
+from .support import put_request
 
 
-async def _no_body() -> dict[str, object]:
+async def _no_body() -> Message:
     raise AssertionError("the attributes are read from the headers only")
 
 
 def request(headers: dict[str, str]) -> OssRequest:
-    address = resolve("127.0.0.1:9000", "/photos/cat.jpg")
-    assert address is not None
-    return OssRequest(
-        method="PUT",
-        headers=headers,
-        query=(),
-        params={},
-        address=address,
-        route=route("PUT", address.target, []),
-        receive=_no_body,
-        now=0.0,
-        endpoint="http://127.0.0.1:9000",
-    )
+    return put_request(headers, _no_body)
 
 
 def test_every_stored_header_is_kept_under_its_attribute() -> None:
