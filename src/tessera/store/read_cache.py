@@ -5,7 +5,9 @@ file: both copies of the header, https://www.sqlite.org/walformat.html §2.1), w
 connection of every process rewrites when it commits (the change counter, the last valid
 frame, the salts and checksums), and leaves alone on a rollback; and ``StampedCache``,
 values stored with the stamp read *before* they were read from the file and answered only
-while the stamp is still the same, so a value is never older than the last commit.
+while the stamp is still the same, so a value is never older than the last commit — unless
+its owner, knowing a commit changed none of them (one of its own, under SQLite's write lock),
+moves them to the stamp after it (``rebase``).
 Must not: interpret the header's fields (only equality is used), write to the ``-shm`` file,
 or open it before the process holds a connection to the database (while one is open SQLite
 never deletes or truncates it, so the stamp read is the live one), nor close it while the
