@@ -294,7 +294,11 @@ class OssApp:
             address = req.address
             response = await self._run(req, scope, record)
         except TesseraError as exc:
-            response = self._failure(to_oss(exc), record, headers, address, method)
+            error = to_oss(exc)
+            if error.status >= 500:  # the server's own failure (a full disk, say): the client
+                # is told InternalError only, so the cause is logged for the operator
+                log.error("request %s failed: %s", record.request_id, exc, exc_info=exc)
+            response = self._failure(error, record, headers, address, method)
         except Exception:  # the single 500 boundary of the OSS API
             log.exception("unhandled error in request %s", record.request_id)
             response = self._failure(INTERNAL, record, headers, address, method)
