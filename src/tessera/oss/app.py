@@ -295,8 +295,9 @@ class OssApp:
             response = await self._run(req, scope, record)
         except TesseraError as exc:
             error = to_oss(exc)
-            if error.status >= 500:  # the server's own failure (a full disk, say): the client
-                # is told InternalError only, so the cause is logged for the operator
+            if error.status == 500:  # the server's own failure (a full disk, say): the client
+                # is told InternalError only, so the cause is logged for the operator (501 and
+                # 503 answer the client's request: unsupported, throttled)
                 log.error("request %s failed: %s", record.request_id, exc, exc_info=exc)
             response = self._failure(error, record, headers, address, method)
         except Exception:  # the single 500 boundary of the OSS API

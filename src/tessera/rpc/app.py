@@ -143,7 +143,7 @@ class RpcApp:
             content_type, body = render.success(action.name, record.request_id, result, xml=xml)
             return 200, content_type, body
         except TesseraError as exc:
-            if to_wire(exc).status >= 500:  # the server's own failure: logged with its cause
+            if to_wire(exc).status == 500:  # the server's own failure: logged with its cause
                 log.error("request %s failed: %s", record.request_id, exc, exc_info=exc)
             return self._failure(exc, record, xml)
         except Exception:  # the single 500 boundary of the RPC API

@@ -23,7 +23,7 @@ def _disk_full(fd: int, data: object) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-async def _put(app: object, path: str, body: bytes) -> tuple[int, bytes]:
+async def _put(app: object, path: str, body: bytes, query: bytes = b"") -> tuple[int, bytes]:
     """An anonymous PutObject through the ASGI app, in process; (status, body)."""
     sent: list[Message] = []
     scope = {
@@ -31,7 +31,7 @@ async def _put(app: object, path: str, body: bytes) -> tuple[int, bytes]:
         "method": "PUT",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "headers": [(b"host", b"127.0.0.1:9000"), (b"content-length", str(len(body)).encode())],
         "client": ("127.0.0.1", 50000),
         "scheme": "http",
@@ -69,5 +69,19 @@ def test_a_full_disk_is_an_internal_error_whose_cause_is_logged(
         assert runtime.oss_store.get_object("open", "big.bin") is None  # nothing stored
         monkeypatch.undo()
         assert asyncio.run(_put(runtime.app, "/open/big.bin", BODY))[0] == 200
+    finally:
+        runtime.close()
+
+
+def test_an_answer_to_the_clients_request_is_not_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """501 NotImplemented (PutBucketLifecycle: not offered) is no failure of the server."""
+    runtime = build_runtime(load_settings(environ={}, overrides={"data_dir": tmp_path}))
+    try:
+        with caplog.at_level(logging.ERROR, logger="tessera.oss"):
+            status, body = asyncio.run(_put(runtime.app, "/open", b"<x/>", b"lifecycle"))
+        assert status == 501 and b"<Code>NotImplemented</Code>" in body
+        assert [r for r in caplog.records if r.name == "tessera.oss"] == []
     finally:
         runtime.close()
